@@ -1,0 +1,9 @@
+//! Blotter: a signed, hash-chained records ledger for police records units.
+//!
+//! The library is usable without the CLI: [`ledger::Ledger`] appends and verifies,
+//! [`format`] holds the bytes that are hashed and signed, [`crypto`] the keys and
+//! sealing, [`store`] the only code that knows sled.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod format;
