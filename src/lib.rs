@@ -5,5 +5,10 @@
 //! sealing, [`store`] the only code that knows sled.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod crypto;
+pub mod demo;
 pub mod format;
+pub mod import;
+pub mod ledger;
+pub mod store;

@@ -2,10 +2,5 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    std::process::exit(blotter_cli_main());
-}
-
-fn blotter_cli_main() -> i32 {
-    eprintln!("blotter: under construction");
-    2
+    std::process::exit(blotter::cli::main());
 }

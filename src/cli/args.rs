@@ -1,0 +1,202 @@
+//! clap definitions. Parsing touches no disk, so `--help` and `--version` always work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "blotter",
+    version,
+    about = "A signed, hash-chained records ledger for police records units"
+)]
+pub struct Cli {
+    /// The ledger folder a command opens.
+    #[arg(long, global = true, env = "BLOTTER_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    /// The actor's secret key file that signs a change.
+    #[arg(long, global = true, env = "BLOTTER_KEY")]
+    pub key: Option<PathBuf>,
+    /// Send the command to a daemon instead (not available in this version).
+    #[arg(long, global = true, env = "BLOTTER_SERVER")]
+    pub server: Option<String>,
+    /// Print one JSON document on stdout and nothing else there.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a ledger: its ledger key, epoch keys, and the genesis entry signed by a first admin.
+    Init(InitArgs),
+    /// Manage keys, people and roles.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Enter, amend, seal and read records.
+    #[command(subcommand)]
+    Record(RecordCmd),
+    /// Import records and changes from a JSON-lines file, signed with --key.
+    Import { file: PathBuf },
+    /// Verify the whole history (or one record's) and name the first problem.
+    Verify(VerifyArgs),
+    /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
+    Demo {
+        #[arg(default_value = "blotter-demo")]
+        dir: PathBuf,
+        /// Number of records to create.
+        #[arg(long, default_value_t = 3000)]
+        records: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    pub dir: PathBuf,
+    /// The ledger's origin: a schemeless URL-like name, e.g. records.example-pd.gov/ledger.
+    #[arg(long)]
+    pub origin: String,
+    /// Person id (badge or employee number) of the first administrator.
+    #[arg(long)]
+    pub person: String,
+    /// Where to write the first admin's secret key (outside the ledger folder).
+    #[arg(long, default_value = "admin.key")]
+    pub admin_key: PathBuf,
+    /// Where to write the ledger (checkpoint) key; default DIR/ledger.key.
+    #[arg(long)]
+    pub ledger_key: Option<PathBuf>,
+    /// Protect the admin key with a passphrase (BLOTTER_PASSPHRASE or a prompt).
+    #[arg(long)]
+    pub protect: bool,
+    /// Agency settings JSON file (default: built-in settings).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Create a new secret key file (0600) and print its public key.
+    New {
+        #[arg(long)]
+        out: PathBuf,
+        /// Protect it with a passphrase (BLOTTER_PASSPHRASE or a prompt).
+        #[arg(long)]
+        protect: bool,
+        /// scrypt work factor (log2 N) for --protect; lower only for tests.
+        #[arg(long, hide = true)]
+        scrypt_work_factor: Option<u8>,
+    },
+    /// Print the public key of a secret key file.
+    Public { file: PathBuf },
+    /// Register a public key for a person with a role (admin).
+    Register {
+        public_key: String,
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke a key (admin); --compromised-since flags its entries from that sequence number.
+    Revoke {
+        public_key: String,
+        #[arg(long)]
+        compromised_since: Option<u64>,
+    },
+    /// Register NEW for the same person and role as OLD, retiring OLD (admin).
+    Rotate { old: String, new: String },
+    /// List registered keys.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecordCmd {
+    /// Create a record; prints its id.
+    Create {
+        #[arg(long = "type")]
+        record_type: String,
+        /// JSON content file, or - for stdin.
+        #[arg(long)]
+        payload: PathBuf,
+        #[arg(long)]
+        case: Option<String>,
+        /// The date the record itself was made (default today).
+        #[arg(long)]
+        created_on: Option<String>,
+        #[arg(long)]
+        confidential: bool,
+    },
+    /// Replace a record's content.
+    Amend {
+        id: String,
+        #[arg(long)]
+        payload: PathBuf,
+    },
+    /// Set a record's status (open, closed, served, ...) with its date.
+    Status {
+        id: String,
+        #[arg(long)]
+        status: String,
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Seal a record on court order (supervisor).
+    Seal {
+        id: String,
+        #[arg(long)]
+        court_order: String,
+    },
+    /// Unseal a record (supervisor).
+    Unseal {
+        id: String,
+        #[arg(long)]
+        court_order: String,
+    },
+    /// Mark or unmark a record confidential (supervisor).
+    Confidential {
+        id: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        set: bool,
+    },
+    /// Print a record's state and content (sealed/confidential reads are logged first).
+    Show { id: String },
+    /// Print a record's changes.
+    History { id: String },
+    /// List records.
+    List {
+        #[arg(long = "type")]
+        record_type: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        case: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Attach a file (streamed, sealed on the way).
+    Attach { id: String, file: PathBuf },
+    /// List a record's attachments.
+    Attachments { id: String },
+    /// Write an attachment out, checking it against its commitment.
+    GetAttachment {
+        id: String,
+        blob: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Check signatures and payloads from this sequence number on.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Verify one record's history.
+    #[arg(long)]
+    pub record: Option<String>,
+    /// The head you hold, SIZE:HASH; a shorter or different log is reported.
+    #[arg(long)]
+    pub expect_head: Option<String>,
+}

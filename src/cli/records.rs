@@ -1,0 +1,324 @@
+//! `blotter record ...`
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::args::RecordCmd;
+use super::{append_one, fail, Ctx, Res};
+use crate::format::{AccessTarget, Action, Date};
+use crate::ledger::read::ListFilter;
+use crate::ledger::Draft;
+
+pub fn parse_id(s: &str) -> Res<[u8; 16]> {
+    hex::decode(s.trim())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .map_or_else(
+            || fail(format!("{s:?} is not a record id (32 hex digits)")),
+            Ok,
+        )
+}
+
+fn parse_date(s: &str) -> Res<Date> {
+    Ok(s.parse()?)
+}
+
+/// Reads a JSON payload (file or `-`), refusing malformed JSON with line and column.
+fn read_payload(p: &Path) -> Res<Vec<u8>> {
+    let mut buf = Vec::new();
+    let name = if p == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("stdin: {e}"))?;
+        "stdin".to_string()
+    } else {
+        buf = std::fs::read(p).map_err(|e| format!("payload file {}: {e}", p.display()))?;
+        p.display().to_string()
+    };
+    match serde_json::from_slice::<serde_json::Value>(&buf) {
+        Ok(serde_json::Value::Object(_)) => Ok(buf),
+        Ok(_) => fail(format!("{name}: the payload must be a JSON object")),
+        Err(e) => fail(format!(
+            "{name}:{}:{}: malformed JSON: {e}",
+            e.line(),
+            e.column()
+        )),
+    }
+}
+
+pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
+    match cmd {
+        RecordCmd::Create {
+            record_type,
+            payload,
+            case,
+            created_on,
+            confidential,
+        } => {
+            let content = read_payload(payload)?;
+            let created_on = match created_on {
+                Some(d) => parse_date(d)?,
+                None => crate::ledger::append::today(),
+            };
+            let mut d = Draft::new_record(
+                record_type,
+                created_on,
+                Action::RecordCreate {
+                    confidential: *confidential,
+                },
+            );
+            d.content = Some(content);
+            d.case_number = case.clone();
+            append_one(ctx, d, "created")
+        }
+        RecordCmd::Amend { id, payload } => {
+            let content = read_payload(payload)?;
+            let mut d = draft(ctx, id, Action::RecordAmend)?;
+            d.content = Some(content);
+            append_one(ctx, d, "amended")
+        }
+        RecordCmd::Status { id, status, date } => {
+            let status = status.parse()?;
+            let date = match date {
+                Some(d) => parse_date(d)?,
+                None => crate::ledger::append::today(),
+            };
+            append_one(
+                ctx,
+                draft(ctx, id, Action::RecordStatus { status, date })?,
+                "status set on",
+            )
+        }
+        RecordCmd::Seal { id, court_order } => {
+            let mut d = draft(ctx, id, Action::RecordSeal)?;
+            d.side_doc = Some(serde_json::to_vec(&json!({"court_order": court_order}))?);
+            append_one(ctx, d, "sealed")
+        }
+        RecordCmd::Unseal { id, court_order } => {
+            let mut d = draft(ctx, id, Action::RecordUnseal)?;
+            d.side_doc = Some(serde_json::to_vec(&json!({"court_order": court_order}))?);
+            append_one(ctx, d, "unsealed")
+        }
+        RecordCmd::Confidential { id, set } => append_one(
+            ctx,
+            draft(ctx, id, Action::RecordConfidential { confidential: *set })?,
+            "marked",
+        ),
+        RecordCmd::Show { id } => show(ctx, id),
+        RecordCmd::History { id } => {
+            let l = ctx.open()?;
+            let h = l.history(&parse_id(id)?)?;
+            ctx.out(serde_json::to_value(&h)?, || {
+                h.iter()
+                    .map(|i| {
+                        format!(
+                            "{:>8}  {}  {:<20} {}",
+                            i.seq,
+                            i.time,
+                            i.action,
+                            i.person.as_deref().unwrap_or(&i.actor)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(0)
+        }
+        RecordCmd::List {
+            record_type,
+            status,
+            case,
+            from,
+            to,
+        } => {
+            let l = ctx.open()?;
+            let f = ListFilter {
+                record_type: record_type.clone(),
+                status: status.clone(),
+                case_number: case.clone(),
+                created_from: from.as_deref().map(parse_date).transpose()?,
+                created_to: to.as_deref().map(parse_date).transpose()?,
+                internal: false,
+            };
+            let list = l.list(&f)?;
+            ctx.out(serde_json::to_value(&list)?, || {
+                list.iter()
+                    .map(|s| {
+                        let flags = format!(
+                            "{}{}",
+                            if s.sealed { " sealed" } else { "" },
+                            if s.confidential { " confidential" } else { "" }
+                        );
+                        format!(
+                            "{}  {:<16} {}  {:<8}{flags}",
+                            hex::encode(s.id),
+                            s.record_type,
+                            s.created_on,
+                            s.status.as_deref().unwrap_or("open")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(0)
+        }
+        RecordCmd::Attach { id, file } => {
+            let rid = parse_id(id)?;
+            let key = ctx.key()?;
+            let mut l = ctx.open()?;
+            let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+            let staged = l.stage_attachment(&rid, &mut r)?;
+            let mut d = l.draft(
+                &rid,
+                Action::RecordAttach {
+                    blob: staged.commitment,
+                    size: staged.size,
+                },
+            )?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            d.side_doc = Some(serde_json::to_vec(&json!({"file_name": name}))?);
+            d.attachment = Some(staged.clone());
+            let sub = l.sign(&key, d)?;
+            let seq = l.append(vec![sub])?[0].seq();
+            let blob = hex::encode(staged.commitment);
+            ctx.out(
+                json!({"record": id, "seq": seq, "blob": blob, "size": staged.size}),
+                || {
+                    format!(
+                        "attached {} ({} bytes) to {id} at entry {seq}; blob {blob}",
+                        file.display(),
+                        staged.size
+                    )
+                },
+            );
+            Ok(0)
+        }
+        RecordCmd::Attachments { id } => {
+            let l = ctx.open()?;
+            let list = l.attachments(&parse_id(id)?)?;
+            let v: Vec<_> = list.iter().map(|(c, b, s)| json!({"change": hex::encode(c), "blob": hex::encode(b), "size": s})).collect();
+            ctx.out(json!(v), || {
+                list.iter()
+                    .map(|(_, b, s)| format!("{}  {s} bytes", hex::encode(b)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(0)
+        }
+        RecordCmd::GetAttachment { id, blob, out } => {
+            let rid = parse_id(id)?;
+            let blob = super::parse_key(blob)?;
+            let mut l = ctx.open()?;
+            let st = l
+                .record(&rid)?
+                .ok_or_else(|| format!("record {id} not found"))?;
+            let (change, _, _) = l
+                .attachments(&rid)?
+                .into_iter()
+                .find(|(_, b, _)| *b == blob)
+                .ok_or("no such attachment")?;
+            if st.restricted() {
+                log_access(ctx, &mut l, &rid, AccessTarget::Attachment, change)?;
+            }
+            let tmp = out.with_extension("partial");
+            let f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            let res = l.read_attachment(&rid, &blob, &mut w);
+            let res = res.and_then(|n| {
+                w.into_inner()
+                    .map_err(|e| crate::ledger::LedgerError::Io(tmp.clone(), e.into_error()))
+                    .map(|_| n)
+            });
+            match res {
+                Ok(n) => {
+                    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
+                    ctx.out(json!({"out": out, "size": n}), || {
+                        format!("wrote {} ({n} bytes, verified)", out.display())
+                    });
+                    Ok(0)
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(e.into())
+                }
+            }
+        }
+    }
+}
+
+fn draft(ctx: &Ctx, id: &str, action: Action) -> Res<Draft> {
+    let l = ctx.open()?;
+    Ok(l.draft(&parse_id(id)?, action)?)
+}
+
+/// Appends the reader's signed access change (required before restricted content).
+fn log_access(
+    ctx: &Ctx,
+    l: &mut crate::ledger::Ledger,
+    id: &[u8; 16],
+    target: AccessTarget,
+    change: [u8; 32],
+) -> Res<()> {
+    let key = ctx.key().map_err(|_| super::Failure {
+        code: 2,
+        message: format!("record {} is sealed or confidential: reading it is logged; pass --key of a supervisor or auditor", hex::encode(id)),
+    })?;
+    let d = l.draft(id, Action::Access { target, change })?;
+    let sub = l.sign(&key, d)?;
+    l.append(vec![sub])?;
+    Ok(())
+}
+
+fn show(ctx: &Ctx, id: &str) -> Res<i32> {
+    let rid = parse_id(id)?;
+    let mut l = ctx.open()?;
+    let st = l
+        .record(&rid)?
+        .ok_or_else(|| format!("record {id} not found"))?;
+    let access = match (st.restricted(), st.content) {
+        (true, Some(content)) => {
+            let key = ctx.key().map_err(|_| super::Failure {
+                code: 2,
+                message: format!("record {id} is sealed or confidential: reading it is logged; pass --key of a supervisor or auditor"),
+            })?;
+            let d = l.draft(
+                &rid,
+                Action::Access {
+                    target: AccessTarget::Payload,
+                    change: content,
+                },
+            )?;
+            Some(l.sign(&key, d)?)
+        }
+        _ => None,
+    };
+    let content = l.read_content(&rid, access)?;
+    let content: serde_json::Value = serde_json::from_slice(&content)?;
+    let case = l.case_number(&rid)?;
+    let mut v = serde_json::to_value(&st)?;
+    v["case_number"] = json!(case);
+    v["content"] = content.clone();
+    ctx.out(v, || {
+        format!(
+            "record {id}\ntype: {}\ncreated on: {}\nstatus: {}{}\ncase: {}\nsealed: {}  confidential: {}\nchanges: {} (entries {}..{})\n{}",
+            st.record_type,
+            st.created_on,
+            st.status.as_deref().unwrap_or("open"),
+            st.status_date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+            case.as_deref().unwrap_or("-"),
+            st.sealed,
+            st.confidential,
+            st.changes,
+            st.first_seq,
+            st.last_seq,
+            serde_json::to_string_pretty(&content).unwrap_or_default()
+        )
+    });
+    Ok(0)
+}

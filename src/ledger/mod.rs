@@ -1,0 +1,251 @@
+//! The ledger façade: open, append (the single writer), read, verify.
+//!
+//! Layout of a ledger folder:
+//! `store/` (sled), `blobs/` (sealed attachments), `epochs.key` (epoch and index keys,
+//! 0600), `ledger.key` (the checkpoint-signing key, 0600), `ledger.pub`.
+//!
+//! Invariants:
+//! - Nothing here removes or rewrites an entry.
+//! - A change is appended only if its signature is strictly valid, its key is registered,
+//!   active and allowed the action, its origin is this ledger's, and its `record_prev`
+//!   is the record's latest change hash. Otherwise nothing of its batch is written.
+//! - `append` returns only after the batch is durable (see `store`).
+
+pub mod append;
+pub mod authority;
+pub mod read;
+pub mod state;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+
+use crate::crypto::keyfile::{self, KeyFileError};
+use crate::crypto::seal::{EpochKeys, SealError};
+use crate::format::{FormatError, Role};
+use crate::store::{Space, Store, StoreError};
+
+pub use append::{Draft, Opening, Outcome, Prepared, StagedBlob, Submission};
+pub use authority::KeyState;
+pub use state::{RecordState, Settings};
+
+/// Errors of the ledger layer, each naming the thing it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("change {index}: malformed: {source}")]
+    Malformed { index: usize, source: FormatError },
+    #[error("change {index}: {detail}")]
+    Refused { index: usize, detail: String },
+    #[error("{0} is not a blotter ledger (no store/ folder); create one with `blotter init`")]
+    NotALedger(PathBuf),
+    #[error("{0} already exists and is not empty; refusing to create a ledger there")]
+    NotEmpty(PathBuf),
+    #[error("record {0} not found")]
+    NoRecord(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl LedgerError {
+    pub(crate) fn refused(index: usize, detail: impl Into<String>) -> Self {
+        LedgerError::Refused {
+            index,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The head of the log: its size and the hash of its last entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub hash: [u8; 32],
+    pub time_ms: i64,
+}
+
+impl Head {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = self.size.to_be_bytes().to_vec();
+        v.extend_from_slice(&self.hash);
+        v.extend_from_slice(&self.time_ms.to_be_bytes());
+        v
+    }
+    fn decode(b: &[u8]) -> Option<Head> {
+        if b.len() != 48 {
+            return None;
+        }
+        Some(Head {
+            size: u64::from_be_bytes(b[0..8].try_into().ok()?),
+            hash: b[8..40].try_into().ok()?,
+            time_ms: i64::from_be_bytes(b[40..48].try_into().ok()?),
+        })
+    }
+}
+
+/// An open ledger. Holds the store's lock: one `Ledger` per folder at a time.
+pub struct Ledger {
+    pub(crate) dir: PathBuf,
+    pub(crate) store: Store,
+    pub(crate) epochs: EpochKeys,
+    pub(crate) origin: String,
+    pub(crate) settings: Settings,
+    pub(crate) keys: HashMap<[u8; 32], KeyState>,
+    pub(crate) head: Head,
+}
+
+/// What `init` needs besides the folder.
+pub struct InitOptions {
+    pub origin: String,
+    pub admin_person: String,
+    pub settings: Settings,
+    /// Where the ledger (checkpoint) key goes; default `DIR/ledger.key`.
+    pub ledger_key_path: Option<PathBuf>,
+}
+
+impl Ledger {
+    /// Opens an existing ledger folder, waiting a few seconds for another process's lock.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        if !dir.join("store").is_dir() {
+            return Err(LedgerError::NotALedger(dir.to_path_buf()));
+        }
+        let store = Store::open(&dir.join("store"), Duration::from_secs(5))?;
+        let epochs = EpochKeys::load(&dir.join("epochs.key"))?;
+        let meta = |k: &[u8]| store.get(Space::Meta, k);
+        let origin = meta(b"origin")?
+            .and_then(|v| String::from_utf8(v).ok())
+            .ok_or_else(|| LedgerError::NotALedger(dir.to_path_buf()))?;
+        let settings = meta(b"settings")?
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!(
+                    "{}: agency settings missing from the store",
+                    dir.display()
+                ))
+            })?;
+        let head = meta(b"head")?
+            .and_then(|v| Head::decode(&v))
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!("{}: head missing from the store", dir.display()))
+            })?;
+        let mut keys = HashMap::new();
+        for kv in store.scan(Space::Key, b"") {
+            let (_, v) = kv?;
+            let k: KeyState = serde_json::from_slice(&v)
+                .map_err(|e| LedgerError::Invalid(format!("key registry entry unreadable: {e}")))?;
+            keys.insert(k.key, k);
+        }
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            store,
+            epochs,
+            origin,
+            settings,
+            keys,
+            head,
+        })
+    }
+
+    /// Creates a ledger in `dir` (which must not exist or be empty), with a genesis entry
+    /// signed by `admin`. Returns the open ledger.
+    pub fn init(dir: &Path, admin: &SigningKey, opts: InitOptions) -> Result<Ledger, LedgerError> {
+        crate::format::action::check_note_name(&opts.origin)
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        crate::format::action::check_person(&opts.admin_person)
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        opts.settings.check().map_err(LedgerError::Invalid)?;
+        if dir.exists()
+            && std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            return Err(LedgerError::NotEmpty(dir.to_path_buf()));
+        }
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| LedgerError::Io(p, e)
+        };
+        std::fs::create_dir_all(dir.join("blobs")).map_err(io(dir))?;
+        let ledger_key_path = opts
+            .ledger_key_path
+            .clone()
+            .unwrap_or_else(|| dir.join("ledger.key"));
+        let ledger_key = keyfile::create(&ledger_key_path, None)?;
+        let ledger_pub = ledger_key.verifying_key().to_bytes();
+        std::fs::write(
+            dir.join("ledger.pub"),
+            format!("{}\n", hex::encode(ledger_pub)),
+        )
+        .map_err(io(dir))?;
+        let epochs = EpochKeys::generate();
+        epochs.save(&dir.join("epochs.key"))?;
+        let store = Store::open(&dir.join("store"), Duration::ZERO)?;
+        let settings_json = serde_json::to_vec_pretty(&opts.settings)
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        let mut b = crate::store::Batch::default();
+        b.put(Space::Meta, b"origin", opts.origin.as_bytes());
+        b.put(Space::Meta, b"settings", &settings_json);
+        let head = Head {
+            size: 0,
+            hash: [0; 32],
+            time_ms: 0,
+        };
+        b.put(Space::Meta, b"head", &head.encode());
+        store.commit(b)?;
+        let mut ledger = Ledger {
+            dir: dir.to_path_buf(),
+            store,
+            epochs,
+            origin: opts.origin.clone(),
+            settings: opts.settings.clone(),
+            keys: HashMap::new(),
+            head,
+        };
+        let sub = append::genesis(
+            &ledger,
+            admin,
+            &opts.admin_person,
+            ledger_pub,
+            settings_json,
+        )?;
+        ledger.append(vec![sub])?;
+        Ok(ledger)
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    pub fn head(&self) -> Head {
+        self.head
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &KeyState> {
+        self.keys.values()
+    }
+    /// The active registration of `key`, if any.
+    pub fn key_state(&self, key: &[u8; 32]) -> Option<&KeyState> {
+        self.keys.get(key)
+    }
+    /// The role of an active key.
+    pub fn role_of(&self, key: &[u8; 32]) -> Option<Role> {
+        self.keys
+            .get(key)
+            .filter(|k| k.active())
+            .map(KeyState::role)
+    }
+}

@@ -1,0 +1,331 @@
+//! The read side: records, histories, listings, content and attachments.
+//!
+//! Invariant: the content of a sealed or confidential record is returned only after
+//! the reader's signed `access` change has been appended (see [`Ledger::read_content`]).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::state::{Destroyable, RecordState};
+use super::{Ledger, LedgerError, Outcome, Submission};
+use crate::crypto::seal::{self, DataKey};
+use crate::crypto::Committer;
+use crate::format::{Action, CommitmentKind, Date, Entry, SignedChange};
+use crate::store::Space;
+
+/// Opened sealed content: `(salt, plaintext)`.
+pub type Opened = ([u8; 32], Vec<u8>);
+/// An attachment: `(change hash, blob commitment, size)`.
+pub type Attachment = ([u8; 32], [u8; 32], u64);
+
+/// One change in a record's history (no content).
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryItem {
+    pub seq: u64,
+    pub time: String,
+    pub action: String,
+    pub actor: String,
+    pub person: Option<String>,
+    pub change: String,
+}
+
+/// Filters for [`Ledger::list`].
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub record_type: Option<String>,
+    pub status: Option<String>,
+    pub case_number: Option<String>,
+    pub created_from: Option<Date>,
+    pub created_to: Option<Date>,
+    /// Include the ledger's own records (keys, the genesis record).
+    pub internal: bool,
+}
+
+impl Ledger {
+    pub fn record(&self, id: &[u8; 16]) -> Result<Option<RecordState>, LedgerError> {
+        match self.store.get(Space::Record, id)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
+                LedgerError::Invalid(format!("record {} state unreadable: {e}", hex::encode(id)))
+            }),
+        }
+    }
+
+    pub(crate) fn destroyable_with(
+        &self,
+        id: &[u8; 16],
+        dk: &DataKey,
+    ) -> Result<Option<Destroyable>, LedgerError> {
+        match self.store.get(Space::Destroyable, id)? {
+            None => Ok(None),
+            Some(v) => {
+                let plain = seal::open(dk, id, &v)?;
+                serde_json::from_slice(&plain).map(Some).map_err(|e| {
+                    LedgerError::Invalid(format!(
+                        "record {} metadata unreadable: {e}",
+                        hex::encode(id)
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The record's case number, if it has one and it has not been destroyed.
+    pub fn case_number(&self, id: &[u8; 16]) -> Result<Option<String>, LedgerError> {
+        let Some(dk) = self.data_key(id)? else {
+            return Ok(None);
+        };
+        Ok(self.destroyable_with(id, &dk)?.and_then(|d| d.case_number))
+    }
+
+    /// The stored bytes of entry `seq`.
+    pub fn entry_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.store.get(Space::Entry, &seq.to_be_bytes())?)
+    }
+
+    pub fn entry(&self, seq: u64) -> Result<Entry, LedgerError> {
+        let b = self
+            .entry_bytes(seq)?
+            .ok_or_else(|| LedgerError::Invalid(format!("entry {seq} is missing")))?;
+        Entry::decode(&b).map_err(|e| LedgerError::Invalid(format!("entry {seq}: {e}")))
+    }
+
+    /// Sequence numbers of a record's changes, ascending.
+    pub fn record_seqs(&self, id: &[u8; 16]) -> Result<Vec<u64>, LedgerError> {
+        self.store
+            .scan(Space::History, id)
+            .map(|kv| {
+                let (k, _) = kv?;
+                Ok(k.get(16..24)
+                    .and_then(|s| s.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX))
+            })
+            .collect()
+    }
+
+    pub fn history(&self, id: &[u8; 16]) -> Result<Vec<HistoryItem>, LedgerError> {
+        if self.record(id)?.is_none() {
+            return Err(LedgerError::NoRecord(hex::encode(id)));
+        }
+        self.record_seqs(id)?
+            .into_iter()
+            .map(|seq| {
+                let e = self.entry(seq)?;
+                let c = &e.signed.change;
+                Ok(HistoryItem {
+                    seq,
+                    time: jiff::Timestamp::from_millisecond(e.time_ms)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    action: c.action.name().to_string(),
+                    actor: hex::encode(c.actor),
+                    person: self.keys.get(&c.actor).map(|k| k.person.clone()),
+                    change: hex::encode(e.signed.hash()),
+                })
+            })
+            .collect()
+    }
+
+    /// Records matching `f`, in record-id order.
+    pub fn list(&self, f: &ListFilter) -> Result<Vec<RecordState>, LedgerError> {
+        let ids: Option<Vec<[u8; 16]>> = match &f.case_number {
+            None => None,
+            Some(n) => Some(
+                self.store
+                    .scan(Space::CaseIndex, &self.epochs.index_hash("case", n))
+                    .map(|kv| {
+                        Ok(kv?
+                            .0
+                            .get(32..48)
+                            .and_then(|s| s.try_into().ok())
+                            .unwrap_or([0; 16]))
+                    })
+                    .collect::<Result<_, LedgerError>>()?,
+            ),
+        };
+        let states: Vec<RecordState> = match ids {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.record(id).transpose())
+                .collect::<Result<_, _>>()?,
+            None => self
+                .store
+                .scan(Space::Record, b"")
+                .map(|kv| {
+                    let (_, v) = kv?;
+                    serde_json::from_slice(&v)
+                        .map_err(|e| LedgerError::Invalid(format!("record state unreadable: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(states
+            .into_iter()
+            .filter(|s| f.internal || self.settings.is_user_type(&s.record_type))
+            .filter(|s| f.record_type.as_ref().is_none_or(|t| &s.record_type == t))
+            .filter(|s| {
+                f.status
+                    .as_ref()
+                    .is_none_or(|t| s.status.as_deref().unwrap_or("open") == t)
+            })
+            .filter(|s| f.created_from.is_none_or(|d| s.created_on >= d.to_string()))
+            .filter(|s| f.created_to.is_none_or(|d| s.created_on <= d.to_string()))
+            .collect())
+    }
+
+    /// Opens the sealed content or side document of change `hash` of record `id`:
+    /// `(salt, plaintext)`. Not a "read" in DESIGN.md's sense: callers that return it
+    /// to a person go through [`Ledger::read_content`].
+    pub(crate) fn open_sealed(
+        &self,
+        id: &[u8; 16],
+        hash: &[u8; 32],
+        kind: CommitmentKind,
+    ) -> Result<Option<Opened>, LedgerError> {
+        let Some(dk) = self.data_key(id)? else {
+            return Ok(None);
+        };
+        let Some(sealed) = self
+            .store
+            .get(Space::Sealed, &[&hash[..], &[kind.code()]].concat())?
+        else {
+            return Ok(None);
+        };
+        let aad = [&id[..], &[kind.code()]].concat();
+        let plain = seal::open(&dk, &aad, &sealed)?;
+        if plain.len() < 32 {
+            return Err(LedgerError::Invalid(format!(
+                "record {}: sealed content is truncated",
+                hex::encode(id)
+            )));
+        }
+        let mut salt = [0u8; 32];
+        salt.copy_from_slice(&plain[..32]);
+        Ok(Some((salt, plain[32..].to_vec())))
+    }
+
+    /// Returns the record's latest content. For a sealed or confidential record, `access`
+    /// must be the reader's signed `access` change for exactly that content; it is
+    /// appended (durably) before the content is returned.
+    pub fn read_content(
+        &mut self,
+        id: &[u8; 16],
+        access: Option<Submission>,
+    ) -> Result<Vec<u8>, LedgerError> {
+        let st = self
+            .record(id)?
+            .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
+        let content = st.content.ok_or_else(|| {
+            LedgerError::Invalid(format!("record {} has no content", hex::encode(id)))
+        })?;
+        if st.restricted() {
+            let sub = access.ok_or_else(|| {
+                LedgerError::Invalid(format!(
+                    "record {} is {}: reading it is logged; sign with a supervisor or auditor key (--key)",
+                    hex::encode(id),
+                    if st.sealed { "sealed" } else { "confidential" }
+                ))
+            })?;
+            let sc = SignedChange::decode(&sub.signed)
+                .map_err(|source| LedgerError::Malformed { index: 0, source })?;
+            match sc.change.action {
+                Action::Access { change, .. } if change == content && sc.change.record == *id => {}
+                _ => {
+                    return Err(LedgerError::Invalid(
+                        "the access change does not name this record's content".into(),
+                    ))
+                }
+            }
+            match self.append(vec![sub])?[0] {
+                Outcome::Appended(_) => {}
+                Outcome::AlreadyRecorded(s) => {
+                    return Err(LedgerError::Invalid(format!(
+                        "this access change was already used at entry {s}; sign a new one"
+                    )))
+                }
+            }
+        }
+        let (_, plain) = self
+            .open_sealed(id, &content, CommitmentKind::Content)?
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!("record {}: content is gone", hex::encode(id)))
+            })?;
+        Ok(plain)
+    }
+
+    /// Attachments of a record: `(change hash, blob commitment, size)`.
+    pub fn attachments(&self, id: &[u8; 16]) -> Result<Vec<Attachment>, LedgerError> {
+        let mut out = Vec::new();
+        for seq in self.record_seqs(id)? {
+            let e = self.entry(seq)?;
+            if let Action::RecordAttach { blob, size } = e.signed.change.action {
+                out.push((e.signed.hash(), blob, size));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Streams attachment `blob` of record `id` into `out`, checking its commitment at the
+    /// end. Returns the size. (Restricted records: the CLI appends an access change first.)
+    pub fn read_attachment(
+        &self,
+        id: &[u8; 16],
+        blob: &[u8; 32],
+        out: &mut impl Write,
+    ) -> Result<u64, LedgerError> {
+        let (change, _, _) = self
+            .attachments(id)?
+            .into_iter()
+            .find(|(_, b, _)| b == blob)
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!(
+                    "record {} has no attachment {}",
+                    hex::encode(id),
+                    hex::encode(blob)
+                ))
+            })?;
+        self.stream_blob(id, &change, blob, |c| out.write_all(c))
+    }
+
+    /// Decrypts a blob through `sink`, verifying it against its commitment.
+    pub(crate) fn stream_blob(
+        &self,
+        id: &[u8; 16],
+        change: &[u8; 32],
+        blob: &[u8; 32],
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, LedgerError> {
+        let dk = self.data_key(id)?.ok_or_else(|| {
+            LedgerError::Invalid(format!("record {}: data key is gone", hex::encode(id)))
+        })?;
+        let salt_sealed = self
+            .store
+            .get(
+                Space::Sealed,
+                &[&change[..], &[CommitmentKind::Attachment.code()]].concat(),
+            )?
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!("attachment {} salt missing", hex::encode(blob)))
+            })?;
+        let salt: [u8; 32] = seal::open(&dk, id, &salt_sealed)?
+            .as_slice()
+            .try_into()
+            .map_err(|_| LedgerError::Invalid("attachment salt malformed".into()))?;
+        let path = self.dir.join("blobs").join(hex::encode(blob));
+        let f = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+        let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
+        let n = seal::open_stream(&dk, id, &mut r, |c| {
+            committer.update(c);
+            sink(c)
+        })?;
+        if committer.finish() != *blob {
+            return Err(LedgerError::Invalid(format!(
+                "attachment {} does not match its commitment",
+                hex::encode(blob)
+            )));
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,498 @@
+//! `verify`: walks the log and re-checks everything without trusting derived state.
+//!
+//! Checks, per entry: stored at its own sequence number (nothing missing, reordered or
+//! inserted); decodes canonically; links to its predecessor's hash; ledger time does not
+//! go back; strict signature; the signer's key registered, active and allowed the action
+//! at that sequence number (replayed from the log itself); the record's own chain
+//! (`record_prev`); content, side documents and attachments against their commitments
+//! (a payload missing without a disposal entry is a failure). At the end the last
+//! entry's hash is compared with the held head.
+//!
+//! Locating an altered entry: if entry k's bytes changed, the link from k to k+1 breaks;
+//! if its previous-hash field changed, the link from k-1 to k breaks too. So a single
+//! broken link into k names k-1, and two broken links in a row (into k and into k+1)
+//! name k. Memory: one batch of entries plus per-record chain heads.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::authority::allowed;
+use super::{Ledger, LedgerError};
+use crate::crypto::{commit, verify_change};
+use crate::format::entry::entry_hash;
+use crate::format::{Action, CommitmentKind, Entry, FormatError, Role};
+
+const BATCH: usize = 4096;
+
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// Check signatures and payloads from this sequence number on (the chain is always walked from 0).
+    pub from: u64,
+    /// The head the auditor holds: `(size, hash)`.
+    pub expect_head: Option<(u64, [u8; 32])>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    pub seq: u64,
+    pub what: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub entries: u64,
+    pub head: String,
+    pub records: u64,
+    /// The first problem found (verification stops there), if any.
+    pub problem: Option<Problem>,
+    /// Entries signed by a key later revoked as compromised since before them.
+    pub flagged: Vec<Problem>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+struct Checked {
+    pos: u64,
+    hash: [u8; 32],
+    entry: Result<Entry, FormatError>,
+    sig_ok: bool,
+    /// A content mismatch, or `Some("missing")`-style note.
+    payload: Result<(), String>,
+    missing: bool,
+}
+
+struct KeyInfo {
+    role: Role,
+    active: bool,
+    record: [u8; 16],
+    compromised_since: Option<u64>,
+}
+
+struct Rec {
+    latest: [u8; 32],
+    record_type: String,
+    created_on: String,
+    missing: Option<u64>,
+    disposed: bool,
+}
+
+impl Ledger {
+    /// Verifies the whole log. `progress` is called with the count of entries checked.
+    pub fn verify(
+        &self,
+        opts: &VerifyOptions,
+        progress: &dyn Fn(u64),
+    ) -> Result<Report, LedgerError> {
+        let mut w = Walk {
+            ledger: self,
+            expected: 0,
+            prev_hash: [0; 32],
+            prev_time: i64::MIN,
+            pending_break: None,
+            origin: None,
+            keys: HashMap::new(),
+            records: HashMap::new(),
+        };
+        let mut iter = self.store.entries(0);
+        let mut problem = None;
+        'outer: loop {
+            let mut chunk = Vec::with_capacity(BATCH);
+            for r in iter.by_ref().take(BATCH) {
+                chunk.push(r?);
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            let checked: Vec<Checked> = chunk
+                .into_par_iter()
+                .map(|(pos, bytes)| self.check_one(pos, &bytes, opts.from))
+                .collect();
+            for c in checked {
+                if let Some(p) = w.step(c) {
+                    problem = Some(p);
+                    break 'outer;
+                }
+            }
+            progress(w.expected);
+        }
+        if problem.is_none() {
+            problem = w.finish(opts.expect_head);
+        }
+        let flagged = if problem.is_none() {
+            self.flag_compromised(&w.keys)?
+        } else {
+            Vec::new()
+        };
+        Ok(Report {
+            entries: w.expected,
+            head: hex::encode(w.prev_hash),
+            records: w.records.len() as u64,
+            problem,
+            flagged,
+        })
+    }
+
+    /// The per-entry checks that need no ordering: decoding, hashing, signature, payloads.
+    fn check_one(&self, pos: u64, bytes: &[u8], from: u64) -> Checked {
+        let hash = entry_hash(bytes);
+        let entry = Entry::decode(bytes);
+        let (mut sig_ok, mut payload, mut missing) = (true, Ok(()), false);
+        if let (Ok(e), true) = (&entry, pos >= from) {
+            let s = &e.signed;
+            sig_ok = verify_change(&s.change.actor, s.change_bytes(), &s.signature());
+            let ch = s.hash();
+            let c = &s.change;
+            let mut wanted: Vec<(CommitmentKind, [u8; 32])> = Vec::new();
+            if let Some(p) = c.payload {
+                wanted.push((CommitmentKind::Content, p.hash));
+            }
+            if let Some(h) = c.side_doc {
+                wanted.push((CommitmentKind::SideDocument, h));
+            }
+            for (kind, h) in wanted {
+                match self.open_sealed(&c.record, &ch, kind) {
+                    Ok(Some((salt, plain))) if commit(&salt, kind, &plain) == h => {}
+                    Ok(Some(_)) => {
+                        payload = Err(format!(
+                            "{kind} of record {} does not match its commitment",
+                            hex::encode(c.record)
+                        ))
+                    }
+                    Ok(None) => missing = true,
+                    Err(e) => {
+                        payload = Err(format!(
+                            "{kind} of record {} cannot be opened: {e}",
+                            hex::encode(c.record)
+                        ))
+                    }
+                }
+            }
+            if let Action::RecordAttach { blob, .. } = c.action {
+                match self.stream_blob(&c.record, &ch, &blob, |_| Ok(())) {
+                    Ok(_) => {}
+                    Err(LedgerError::Io(_, e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        missing = true
+                    }
+                    Err(e) => {
+                        payload = Err(format!(
+                            "attachment {} of record {}: {e}",
+                            hex::encode(blob),
+                            hex::encode(c.record)
+                        ))
+                    }
+                }
+            }
+        }
+        Checked {
+            pos,
+            hash,
+            entry,
+            sig_ok,
+            payload,
+            missing,
+        }
+    }
+
+    /// Second pass, only when some key was revoked as compromised.
+    fn flag_compromised(
+        &self,
+        keys: &HashMap<[u8; 32], KeyInfo>,
+    ) -> Result<Vec<Problem>, LedgerError> {
+        let bad: HashMap<[u8; 32], u64> = keys
+            .iter()
+            .filter_map(|(k, i)| i.compromised_since.map(|s| (*k, s)))
+            .collect();
+        let mut out = Vec::new();
+        if bad.is_empty() {
+            return Ok(out);
+        }
+        for r in self.store.entries(0) {
+            let (pos, bytes) = r?;
+            if let Ok(e) = Entry::decode(&bytes) {
+                if let Some(&since) = bad.get(&e.signed.change.actor) {
+                    if pos >= since {
+                        out.push(Problem {
+                            seq: pos,
+                            what: format!(
+                                "signed by key {} after it was compromised (since {since})",
+                                hex::encode(e.signed.change.actor)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct Walk<'a> {
+    ledger: &'a Ledger,
+    expected: u64,
+    prev_hash: [u8; 32],
+    prev_time: i64,
+    /// The link into this sequence number was broken.
+    pending_break: Option<u64>,
+    origin: Option<String>,
+    keys: HashMap<[u8; 32], KeyInfo>,
+    records: HashMap<[u8; 16], Rec>,
+}
+
+impl Walk<'_> {
+    fn step(&mut self, c: Checked) -> Option<Problem> {
+        let p = |seq: u64, what: String| Some(Problem { seq, what });
+        let pos = c.pos;
+        if pos != self.expected {
+            return p(
+                self.expected,
+                format!(
+                    "entry {} is missing: the log jumps from {} to {pos}",
+                    self.expected,
+                    self.expected.wrapping_sub(1) as i64
+                ),
+            );
+        }
+        let e = match c.entry {
+            Ok(e) => e,
+            Err(err) => return p(pos, format!("stored bytes are not a valid entry: {err}")),
+        };
+        if e.seq != pos {
+            return p(pos, format!("entry stored at position {pos} says it is entry {}: entries were reordered, inserted or altered", e.seq));
+        }
+        let broken = e.prev != self.prev_hash;
+        if let Some(k) = self.pending_break.take() {
+            return if broken {
+                p(k, format!("entry {k} was altered: its previous-hash field does not match entry {} and its hash does not match what entry {pos} records", k.wrapping_sub(1)))
+            } else {
+                p(
+                    k - 1,
+                    format!(
+                        "entry {}'s stored bytes no longer hash to what entry {k} records",
+                        k - 1
+                    ),
+                )
+            };
+        }
+        if broken {
+            if pos == 0 {
+                return p(0, "entry 0's previous hash is not zero".into());
+            }
+            self.pending_break = Some(pos);
+        }
+        if !c.sig_ok {
+            return p(
+                pos,
+                format!("bad signature (key {})", hex::encode(e.signed.change.actor)),
+            );
+        }
+        if e.time_ms < self.prev_time {
+            return p(
+                pos,
+                "ledger time is earlier than the previous entry's".into(),
+            );
+        }
+        if let Err(what) = c.payload {
+            return p(pos, what);
+        }
+        if let Some(what) = self.replay(pos, &e, c.missing) {
+            return p(pos, what);
+        }
+        self.prev_hash = c.hash;
+        self.prev_time = e.time_ms;
+        self.expected = pos + 1;
+        None
+    }
+
+    /// Re-applies the ledger's rules with the keys and records in force at `seq`.
+    fn replay(&mut self, seq: u64, e: &Entry, missing: bool) -> Option<String> {
+        let c = &e.signed.change;
+        let actor = hex::encode(c.actor);
+        match (&c.action, seq) {
+            (Action::Genesis { person: _, .. }, 0) => {
+                self.origin = Some(c.origin.clone());
+                self.keys.insert(
+                    c.actor,
+                    KeyInfo {
+                        role: Role::Admin,
+                        active: true,
+                        record: c.record,
+                        compromised_since: None,
+                    },
+                );
+            }
+            (Action::Genesis { .. }, _) => return Some("a genesis entry after entry 0".into()),
+            (_, 0) => return Some("entry 0 is not a genesis entry".into()),
+            _ => {
+                if self.origin.as_deref() != Some(c.origin.as_str()) {
+                    return Some(format!("change is for ledger {:?}, not this one", c.origin));
+                }
+                let Some(k) = self.keys.get(&c.actor) else {
+                    return Some(format!(
+                        "signed by key {actor}, which is not registered at this point"
+                    ));
+                };
+                if !k.active {
+                    return Some(format!(
+                        "signed by key {actor}, which was revoked or replaced before this entry"
+                    ));
+                }
+                if !allowed(k.role, &c.action) {
+                    return Some(format!(
+                        "key {actor} ({}) may not sign {} changes",
+                        k.role,
+                        c.action.name()
+                    ));
+                }
+            }
+        }
+        let creates = matches!(
+            c.action,
+            Action::Genesis { .. } | Action::KeyRegister { .. } | Action::RecordCreate { .. }
+        );
+        let rid = hex::encode(c.record);
+        match (self.records.get_mut(&c.record), creates) {
+            (Some(_), true) => return Some(format!("record {rid} is created twice")),
+            (None, false) => return Some(format!("record {rid} is changed before it is created")),
+            (None, true) => {
+                if c.record_prev != [0; 32] {
+                    return Some(format!(
+                        "record {rid}: first change has a non-zero record_prev"
+                    ));
+                }
+                self.records.insert(
+                    c.record,
+                    Rec {
+                        latest: [0; 32],
+                        record_type: c.record_type.clone(),
+                        created_on: c.created_on.to_string(),
+                        missing: None,
+                        disposed: false,
+                    },
+                );
+            }
+            (Some(r), false) => {
+                if c.record_prev != r.latest {
+                    return Some(format!("record {rid}: record_prev does not name the record's previous change (a change is missing, reordered or inserted)"));
+                }
+                if c.record_type != r.record_type || c.created_on.to_string() != r.created_on {
+                    return Some(format!(
+                        "record {rid}: type or created_on differ from the record's"
+                    ));
+                }
+            }
+        }
+        let hash = e.signed.hash();
+        let r = self.records.get_mut(&c.record)?;
+        if !matches!(c.action, Action::Access { .. }) {
+            r.latest = hash;
+        }
+        if missing && r.missing.is_none() {
+            r.missing = Some(seq);
+        }
+        match &c.action {
+            Action::KeyRegister {
+                key,
+                role,
+                replaces,
+                ..
+            } => {
+                if let Some(old) = replaces.and_then(|o| self.keys.get_mut(&o)) {
+                    old.active = false;
+                }
+                self.keys.insert(
+                    *key,
+                    KeyInfo {
+                        role: *role,
+                        active: true,
+                        record: c.record,
+                        compromised_since: None,
+                    },
+                );
+            }
+            Action::KeyRevoke {
+                key,
+                compromised_since,
+            } => match self.keys.get_mut(key) {
+                Some(k) if k.record == c.record => {
+                    k.active = false;
+                    k.compromised_since = *compromised_since;
+                }
+                _ => {
+                    return Some(format!(
+                        "revokes key {}, which is not this key record's",
+                        hex::encode(key)
+                    ))
+                }
+            },
+            Action::Disposal { .. } | Action::Transfer { .. } => r.disposed = true,
+            _ => {}
+        }
+        None
+    }
+
+    fn finish(&mut self, expect: Option<(u64, [u8; 32])>) -> Option<Problem> {
+        let stored = Some((self.ledger.head.size, self.ledger.head.hash));
+        let n = self.expected;
+        let held = expect.or(stored);
+        let last = n.checked_sub(1);
+        if let Some((size, hash)) = held {
+            if n < size {
+                return Some(Problem { seq: n, what: format!("the log has {n} entries but the held head has {size}: entries {n}..{} were truncated", size - 1) });
+            }
+            if let Some(k) = self.pending_break {
+                let culprit = if n == size && self.prev_hash != hash {
+                    k
+                } else {
+                    k - 1
+                };
+                return Some(Problem { seq: culprit, what: format!("entry {culprit}'s stored bytes no longer hash to what its successor records") });
+            }
+            if n == size && self.prev_hash != hash {
+                let l = last.unwrap_or(0);
+                return Some(Problem {
+                    seq: l,
+                    what: format!("entry {l}'s stored bytes no longer hash to the held head"),
+                });
+            }
+            if n > size && expect.is_some() {
+                // Longer than the held head: the held head must be a prefix.
+                match self
+                    .ledger
+                    .entry_bytes(size - 1)
+                    .ok()
+                    .flatten()
+                    .map(|b| entry_hash(&b))
+                {
+                    Some(h) if h == hash => {}
+                    _ => {
+                        return Some(Problem {
+                            seq: size.saturating_sub(1),
+                            what: format!(
+                                "entry {} does not match the held head: the log was rewritten",
+                                size.saturating_sub(1)
+                            ),
+                        })
+                    }
+                }
+            }
+        }
+        for (id, r) in &self.records {
+            if let (Some(seq), false) = (r.missing, r.disposed) {
+                return Some(Problem {
+                    seq,
+                    what: format!(
+                        "content of record {} is missing and no disposal entry accounts for it",
+                        hex::encode(id)
+                    ),
+                });
+            }
+        }
+        None
+    }
+}

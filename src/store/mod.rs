@@ -1,0 +1,274 @@
+//! The store: the ONLY module that knows sled.
+//!
+//! One sled tree with one-byte key prefixes ([`Space`]), so that a batch spanning
+//! entries, indexes and sealed content is applied atomically with `apply_batch`.
+//!
+//! Durability protocol (`docs/DURABILITY.md`): [`Store::commit`] applies the batch,
+//! calls sled's `flush`, then `fsync`s sled's data file and its directory. Only then
+//! does it return, and only then may a caller acknowledge the writes.
+//!
+//! Invariants: entries are never overwritten or removed by any method here; the store
+//! holds the sled lock, so there is one writer per ledger.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Version of the store layout, kept under `Space::Meta` / `store-version`.
+pub const STORE_VERSION: u64 = 1;
+
+/// The key spaces. The byte is the key prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Space {
+    /// name → value: store version, origin, head.
+    Meta = b'M',
+    /// seq (u64 BE) → entry bytes.
+    Entry = b'E',
+    /// change hash → seq (u64 BE).
+    Change = b'C',
+    /// record id → record state (not secret).
+    Record = b'R',
+    /// record id || seq → (): a record's history.
+    History = b'H',
+    /// record id → data key wrapped by an epoch key.
+    DataKey = b'K',
+    /// change hash || kind → sealed salt || content.
+    Sealed = b'P',
+    /// record id → sealed destroyable metadata (case number, source references).
+    Destroyable = b'D',
+    /// keyed hash of a case number || record id → ().
+    CaseIndex = b'N',
+    /// keyed hash of a source reference → value.
+    Source = b'S',
+    /// actor key → key state.
+    Key = b'A',
+}
+
+fn key(space: Space, k: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + k.len());
+    v.push(space as u8);
+    v.extend_from_slice(k);
+    v
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the ledger at {dir} is in use by another process ({holder}); stop it, or use the daemon (`blotter serve`) for concurrent use")]
+    Locked { dir: PathBuf, holder: String },
+    #[error("store at {dir}: {detail}")]
+    Sled { dir: PathBuf, detail: String },
+    #[error("store at {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "store at {dir} has layout version {found}, written by a newer blotter; upgrade to open it"
+    )]
+    Newer { dir: PathBuf, found: u64 },
+}
+
+/// Writes gathered for one atomic, durable commit.
+#[derive(Default)]
+pub struct Batch {
+    inner: sled::Batch,
+    len: usize,
+}
+
+impl Batch {
+    pub fn put(&mut self, space: Space, k: &[u8], v: &[u8]) {
+        self.inner.insert(key(space, k), v);
+        self.len += 1;
+    }
+    /// Removes a key. Never used on `Space::Entry` (INVARIANT: append-only).
+    pub fn remove(&mut self, space: Space, k: &[u8]) {
+        debug_assert!(space != Space::Entry);
+        self.inner.remove(key(space, k));
+        self.len += 1;
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    data_file: File,
+    dir_file: File,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, waiting up to `wait` for another process's lock.
+    pub fn open(dir: &Path, wait: Duration) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            dir: dir.into(),
+            source,
+        })?;
+        let start = Instant::now();
+        let holder_file = dir.join("holder");
+        let db = loop {
+            let cfg = sled::Config::new()
+                .path(dir)
+                .cache_capacity(64 * 1024 * 1024)
+                .mode(sled::Mode::HighThroughput)
+                .flush_every_ms(None);
+            match cfg.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("lock") =>
+                {
+                    if start.elapsed() >= wait {
+                        let holder = std::fs::read_to_string(&holder_file)
+                            .map(|s| s.trim().to_string())
+                            .unwrap_or_else(|_| "unknown process".into());
+                        return Err(StoreError::Locked {
+                            dir: dir.into(),
+                            holder,
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(StoreError::Sled {
+                        dir: dir.into(),
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        };
+        let _ = std::fs::write(&holder_file, format!("pid {}", std::process::id()));
+        let io = |source| StoreError::Io {
+            dir: dir.into(),
+            source,
+        };
+        let data_file = File::open(dir.join("db")).map_err(io)?;
+        let dir_file = File::open(dir).map_err(io)?;
+        let store = Store {
+            dir: dir.into(),
+            db,
+            data_file,
+            dir_file,
+        };
+        match store.get(Space::Meta, b"store-version")? {
+            None => {
+                let mut b = Batch::default();
+                b.put(Space::Meta, b"store-version", &STORE_VERSION.to_be_bytes());
+                store.commit(b)?;
+            }
+            Some(v) => {
+                let found = v
+                    .as_slice()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX);
+                if found > STORE_VERSION {
+                    return Err(StoreError::Newer {
+                        dir: dir.into(),
+                        found,
+                    });
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    fn sled_err(&self, e: sled::Error) -> StoreError {
+        StoreError::Sled {
+            dir: self.dir.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    pub fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get(key(space, k))
+            .map(|o| o.map(|v| v.to_vec()))
+            .map_err(|e| self.sled_err(e))
+    }
+
+    /// Entries with `seq >= from`, in key order: `(stored key seq, bytes)`.
+    pub fn entries(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
+        self.db
+            .range(key(Space::Entry, &from.to_be_bytes())..vec![Space::Entry as u8 + 1])
+            .map(move |r| {
+                let (k, v) = r.map_err(|e| self.sled_err(e))?;
+                let seq = k
+                    .get(1..9)
+                    .and_then(|s| s.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX);
+                Ok((seq, v.to_vec()))
+            })
+    }
+
+    /// Every `(key without prefix, value)` in `space` whose key starts with `prefix`.
+    pub fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
+        self.db.scan_prefix(key(space, prefix)).map(move |r| {
+            let (k, v) = r.map_err(|e| self.sled_err(e))?;
+            Ok((k[1..].to_vec(), v.to_vec()))
+        })
+    }
+
+    /// Applies `batch` atomically and durably (flush, then fsync of data file and directory).
+    pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .apply_batch(batch.inner)
+            .map_err(|e| self.sled_err(e))?;
+        self.db.flush().map_err(|e| self.sled_err(e))?;
+        let io = |source| StoreError::Io {
+            dir: self.dir.clone(),
+            source,
+        };
+        self.data_file.sync_all().map_err(io)?;
+        self.dir_file.sync_all().map_err(io)?;
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_is_visible_after_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(d.path(), Duration::ZERO).unwrap();
+            let mut b = Batch::default();
+            b.put(Space::Entry, &0u64.to_be_bytes(), b"zero");
+            b.put(Space::Entry, &1u64.to_be_bytes(), b"one");
+            s.commit(b).unwrap();
+        }
+        let s = Store::open(d.path(), Duration::ZERO).unwrap();
+        let all: Vec<_> = s.entries(0).map(|r| r.unwrap()).collect();
+        assert_eq!(all, vec![(0, b"zero".to_vec()), (1, b"one".to_vec())]);
+        assert_eq!(s.entries(1).count(), 1);
+    }
+
+    #[test]
+    fn second_open_reports_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let _s = Store::open(d.path(), Duration::ZERO).unwrap();
+        match Store::open(d.path(), Duration::from_millis(200)) {
+            Err(StoreError::Locked { .. }) => {}
+            other => panic!("expected Locked, got {:?}", other.err()),
+        }
+    }
+}
