@@ -656,19 +656,16 @@ impl BatchWriter<'_> {
         let mut advances = true;
         match &c.action {
             Action::Genesis { .. } => {
-                self.keys.insert(
-                    c.actor,
-                    KeyState {
-                        key: c.actor,
-                        person: person.clone(),
-                        role: Role::Admin.to_string(),
-                        record: c.record,
-                        registered: seq,
-                        revoked: None,
-                        compromised_since: None,
-                        replaced: None,
-                    },
-                );
+                self.put_key(KeyState {
+                    key: c.actor,
+                    person: person.clone(),
+                    role: Role::Admin.to_string(),
+                    record: c.record,
+                    registered: seq,
+                    revoked: None,
+                    compromised_since: None,
+                    replaced: None,
+                })?;
             }
             Action::KeyRegister {
                 key,
