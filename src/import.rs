@@ -113,6 +113,20 @@ fn parse_line(text: &str) -> Result<Line, String> {
             ))
         }
     }
+    if l.action != "create"
+        && (l.record_type.is_some()
+            || l.created_on.is_some()
+            || l.case_number.is_some()
+            || l.confidential)
+    {
+        return Err("\"type\", \"created_on\", \"case_number\" and \"confidential\" belong on a create line only".into());
+    }
+    if l.action == "status" && l.payload.is_some() {
+        return Err("a status change carries no \"payload\"".into());
+    }
+    if l.action != "status" && (l.status.is_some() || l.date.is_some()) {
+        return Err("\"status\" and \"date\" belong on a status line only".into());
+    }
     if let Some(p) = &l.payload {
         if !p.is_object() {
             return Err("\"payload\" must be a JSON object".into());
@@ -308,22 +322,39 @@ fn draft(
                 .map_err(|e: crate::format::FormatError| e.to_string())?,
         },
     };
-    let mut d = match known.get(&l.source.record) {
-        Some(k) if latest.contains_key(&k.id) => {
-            let (prev, case) = latest[&k.id];
-            let mut d = Draft::new_record(&k.record_type, k.created_on, action);
-            d.record = k.id;
+    let id = match known.get(&l.source.record) {
+        Some(k) => k.id,
+        None => ledger
+            .source_record(&l.source.record)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("record {:?} is unknown", l.source.record))?,
+    };
+    // INVARIANT: a record changed earlier in this batch chains to that change, not to the
+    // store's (not yet committed) state.
+    let mut d = match latest.get(&id) {
+        Some(&(prev, case)) => {
+            let (record_type, created_on) = match known.get(&l.source.record) {
+                Some(k) => (k.record_type.clone(), k.created_on),
+                None => {
+                    let st = ledger
+                        .record(&id)
+                        .map_err(|e| e.to_string())?
+                        .ok_or("record state missing")?;
+                    (
+                        st.record_type,
+                        st.created_on
+                            .parse()
+                            .map_err(|e: crate::format::FormatError| e.to_string())?,
+                    )
+                }
+            };
+            let mut d = Draft::new_record(&record_type, created_on, action);
+            d.record = id;
             d.record_prev = prev;
             d.case = case;
             d
         }
-        _ => {
-            let id = ledger
-                .source_record(&l.source.record)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("record {:?} is unknown", l.source.record))?;
-            ledger.draft(&id, action).map_err(|e| e.to_string())?
-        }
+        None => ledger.draft(&id, action).map_err(|e| e.to_string())?,
     };
     d.content = content;
     d.source = source;

@@ -491,3 +491,33 @@ fn key_register_revoke_rotate_through_the_cli() {
         .iter()
         .any(|k| k["person"] == "C-200" && k["revoked"].is_u64()));
 }
+
+/// Regression: two changes in one batch to a record created by an earlier import used
+/// to chain both to the stored state, and the whole batch was refused.
+#[test]
+fn import_chains_changes_to_records_from_an_earlier_import() {
+    let d = Demo::new();
+    let first = d.file(
+        "first.jsonl",
+        r#"{"source":{"record":"RMS-7","change":"RMS-7/1"},"action":"create","type":"warrant","payload":{"summary":"w"}}"#,
+    );
+    d.json("clerk", &["import", p(&first)]);
+    let second = d.file(
+        "second.jsonl",
+        &[
+            r#"{"source":{"record":"RMS-7","change":"RMS-7/2"},"action":"amend","payload":{"summary":"w2"}}"#,
+            r#"{"source":{"record":"RMS-7","change":"RMS-7/3"},"action":"status","status":"served","date":"2026-01-05"}"#,
+        ]
+        .join("\n"),
+    );
+    assert_eq!(d.json("clerk", &["import", p(&second)])["appended"], 2);
+    // Fields on the wrong kind of line are refused in the validation pass.
+    let bad = d.file(
+        "bad2.jsonl",
+        r#"{"source":{"record":"RMS-7","change":"RMS-7/4"},"action":"status","status":"closed","date":"2026-01-06","payload":{"a":1}}"#,
+    );
+    let out = d.cmd("clerk").args(["import", p(&bad)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad2.jsonl:1:"));
+    assert_eq!(d.json("auditor", &["verify"])["problem"], Value::Null);
+}

@@ -1,6 +1,7 @@
 //! The `blotter` CLI: parse, open what the command needs, call the library, print.
 //!
-//! Human text and progress go to stderr; `--json` prints one JSON document on stdout.
+//! A command's result goes to stdout (as one JSON document with `--json`, and nothing
+//! else there); errors, notes and progress go to stderr.
 //! Exit codes: 0 ok, 1 the thing verified is wrong, 2 the command could not run.
 
 pub mod args;

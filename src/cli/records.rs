@@ -226,7 +226,9 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             if st.restricted() {
                 log_access(ctx, &mut l, &rid, AccessTarget::Attachment, change)?;
             }
-            let tmp = out.with_extension("partial");
+            let mut tmp_name = out.as_os_str().to_owned();
+            tmp_name.push(".partial");
+            let tmp = std::path::PathBuf::from(tmp_name);
             let f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
             let mut w = std::io::BufWriter::new(f);
             let res = l.read_attachment(&rid, &blob, &mut w);

@@ -43,6 +43,15 @@ pub fn verify_change(actor: &[u8; 32], change_bytes: &[u8], signature: &[u8; 64]
     .is_ok()
 }
 
+/// Strict verification with an already decompressed key (verify caches them per actor).
+pub fn verify_change_with(vk: &VerifyingKey, change_bytes: &[u8], signature: &[u8; 64]) -> bool {
+    vk.verify_strict(
+        &signing_message(change_bytes),
+        &Signature::from_bytes(signature),
+    )
+    .is_ok()
+}
+
 /// A streaming salted commitment.
 pub struct Committer(blake3::Hasher);
 

@@ -19,6 +19,11 @@ use crate::format::{
 };
 use crate::store::{Batch, Space};
 
+/// The largest record content or side document, in bytes. Larger material is an
+/// attachment: it keeps every sled value under sled's separate-blob threshold, whose
+/// files sled does not fsync (see docs/DURABILITY.md).
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+
 /// Plaintext with the salt of its commitment.
 #[derive(Clone, Debug)]
 pub struct Opening {
@@ -585,6 +590,15 @@ impl BatchWriter<'_> {
                     "carry no"
                 }
             )));
+        }
+        for (what, o) in [("content", &sub.content), ("side document", &sub.side_doc)] {
+            if o.as_ref()
+                .is_some_and(|o| o.bytes.len() > MAX_CONTENT_BYTES)
+            {
+                return Err(refuse(format!(
+                    "record {rid}: {what} is larger than {MAX_CONTENT_BYTES} bytes; attach large material as a file"
+                )));
+            }
         }
         if let Some(o) = &sub.content {
             if !matches!(c.action, Action::Genesis { .. }) {
