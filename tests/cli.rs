@@ -34,6 +34,12 @@ impl Demo {
             .arg("--json");
         c
     }
+    /// A command on this ledger signed with an arbitrary key file.
+    fn with_key(&self, key: &Path) -> Command {
+        let mut c = bin();
+        c.arg("--ledger").arg(&self.dir).arg("--key").arg(key);
+        c
+    }
     fn json(&self, who: &str, args: &[&str]) -> Value {
         let out = self.cmd(who).args(args).output().unwrap();
         assert!(
@@ -327,11 +333,8 @@ fn bad_input_is_refused_with_exit_2_and_writes_nothing() {
     let loose = d._tmp.path().join("loose.key");
     std::fs::copy(d.key("clerk"), &loose).unwrap();
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = bin()
-        .arg("--ledger")
-        .arg(&d.dir)
-        .arg("--key")
-        .arg(&loose)
+    let out = d
+        .with_key(&loose)
         .args([
             "record",
             "create",
@@ -445,11 +448,7 @@ fn key_register_revoke_rotate_through_the_cli() {
         ],
     );
     let pay = d.file("p.json", r#"{"summary":"x"}"#);
-    bin()
-        .arg("--ledger")
-        .arg(&d.dir)
-        .arg("--key")
-        .arg(&k)
+    d.with_key(&k)
         .args(["record", "create", "--type", "call", "--payload", p(&pay)])
         .assert()
         .success();
@@ -459,19 +458,11 @@ fn key_register_revoke_rotate_through_the_cli() {
         .unwrap()
         .to_string();
     d.json("admin", &["key", "rotate", &pubkey, &pub2]);
-    bin()
-        .arg("--ledger")
-        .arg(&d.dir)
-        .arg("--key")
-        .arg(&k)
+    d.with_key(&k)
         .args(["record", "create", "--type", "call", "--payload", p(&pay)])
         .assert()
         .code(2);
-    bin()
-        .arg("--ledger")
-        .arg(&d.dir)
-        .arg("--key")
-        .arg(&k2)
+    d.with_key(&k2)
         .args(["record", "create", "--type", "call", "--payload", p(&pay)])
         .assert()
         .success();

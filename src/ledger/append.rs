@@ -176,19 +176,11 @@ impl Ledger {
             .created_on
             .parse()
             .map_err(|e: crate::format::FormatError| LedgerError::Invalid(e.to_string()))?;
-        Ok(Draft {
-            record: *record,
-            record_type: st.record_type,
-            created_on,
-            record_prev: st.latest,
-            case: st.case,
-            case_number: None,
-            content: None,
-            side_doc: None,
-            attachment: None,
-            source: None,
-            action,
-        })
+        let mut d = Draft::new_record(&st.record_type, created_on, action);
+        d.record = *record;
+        d.record_prev = st.latest;
+        d.case = st.case;
+        Ok(d)
     }
 
     /// Signs a draft with `key`: makes the salts and commitments, encodes, signs.

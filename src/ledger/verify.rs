@@ -99,6 +99,9 @@ struct Rec {
     created_on: String,
     missing: Option<u64>,
     disposed: bool,
+    /// Access changes since the latest advancing change: they do not move `latest`, so a
+    /// replayed one would otherwise pass the record chain.
+    accesses: Vec<[u8; 32]>,
 }
 
 impl Ledger {
@@ -395,6 +398,7 @@ impl Walk<'_> {
                         created_on: c.created_on.to_string(),
                         missing: None,
                         disposed: false,
+                        accesses: Vec::new(),
                     },
                 );
             }
@@ -411,8 +415,16 @@ impl Walk<'_> {
         }
         let hash = e.signed.hash();
         let r = self.records.get_mut(&c.record)?;
-        if !matches!(c.action, Action::Access { .. }) {
+        if matches!(c.action, Action::Access { .. }) {
+            if r.accesses.contains(&hash) {
+                return Some(format!(
+                    "record {rid}: this access change is already recorded earlier: replayed"
+                ));
+            }
+            r.accesses.push(hash);
+        } else {
             r.latest = hash;
+            r.accesses.clear();
         }
         if missing && r.missing.is_none() {
             r.missing = Some(seq);
