@@ -52,6 +52,21 @@ fn key(space: Space, k: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Deletes sled's partial snapshot files in `dir`; returns how many.
+fn remove_partial_snapshots(dir: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("snap.") && n.ends_with(".generating")
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the ledger at {dir} is in use by another process ({holder}); stop it, or use the daemon (`blotter serve`) for concurrent use")]
@@ -108,6 +123,7 @@ impl Store {
         })?;
         let start = Instant::now();
         let holder_file = dir.join("holder");
+        let mut cleaned = false;
         let db = loop {
             let cfg = sled::Config::new()
                 .path(dir)
@@ -116,6 +132,14 @@ impl Store {
                 .flush_every_ms(None);
             match cfg.open() {
                 Ok(db) => break db,
+                // A process killed while sled wrote a snapshot leaves `snap.*.generating`,
+                // which sled 0.34 then tries to read (spacejam/sled#1527). Only after that
+                // failure (so this process held the lock) are such files removed, once.
+                Err(sled::Error::Corruption { .. })
+                    if !cleaned && remove_partial_snapshots(dir) > 0 =>
+                {
+                    cleaned = true;
+                }
                 Err(sled::Error::Io(e))
                     if e.kind() == std::io::ErrorKind::WouldBlock
                         || e.to_string().contains("lock") =>
