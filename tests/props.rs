@@ -1,6 +1,8 @@
 //! Property tests: encoding round trips, decoding never panics, and any single-byte
 //! mutation of any stored entry is caught by `verify`, which names that entry.
 
+mod common;
+
 use blotter::crypto::{sign_change, verify_change};
 use blotter::format::{
     Action, Change, Commitment, CommitmentKind, Date, Entry, HoldKind, HoldScope, RecordStatus,
@@ -122,7 +124,7 @@ fn verify_names_any_single_entry_mutation() {
             |(seq, pos, bit)| {
                 let key = [&b"E"[..], &seq.to_be_bytes()].concat();
                 let original = {
-                    let db = sled::open(ledger_dir.join("store")).unwrap();
+                    let db = common::open_store(&ledger_dir);
                     let v = db.get(&key).unwrap().unwrap().to_vec();
                     let mut m = v.clone();
                     let i = pos.index(m.len());
@@ -136,7 +138,7 @@ fn verify_names_any_single_entry_mutation() {
                     l.verify(&VerifyOptions::default(), &|_| {}).unwrap()
                 };
                 {
-                    let db = sled::open(ledger_dir.join("store")).unwrap();
+                    let db = common::open_store(&ledger_dir);
                     db.insert(&key, original).unwrap();
                     db.flush().unwrap();
                 }

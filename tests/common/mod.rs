@@ -170,12 +170,26 @@ pub fn assert_fails_at(dir: &Path, extra: &[&str], seq: u64, context: &str) -> V
 // ---- the store, through sled directly ----
 
 /// Opens `DIR/store`. No blotter process may run on `dir` meanwhile; close with [`close`].
+/// A dropped `sled::Db` releases its file lock only when sled's background threads let
+/// go of it, so a reopen right after a close retries for a few seconds.
 pub fn open_store(dir: &Path) -> sled::Db {
-    sled::Config::new()
-        .path(dir.join("store"))
-        .flush_every_ms(None)
-        .open()
-        .unwrap_or_else(|e| panic!("open sled store in {}: {e}", dir.display()))
+    let start = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(dir.join("store"))
+            .flush_every_ms(None)
+            .open()
+        {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && start.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("open sled store in {}: {e}", dir.display()),
+        }
+    }
 }
 
 /// Flushes and drops the store, releasing its lock.
