@@ -242,6 +242,23 @@ fn sealed_and_confidential_reads_are_logged_and_role_checked() {
     assert_eq!(d.head(), before + 1);
     let hist = d.json("auditor", &["record", "history", &id]);
     assert_eq!(hist.as_array().unwrap().last().unwrap()["action"], "access");
+    // Attachments of a sealed record: refused to a clerk, logged for an auditor.
+    let scan = d.file("scan.pdf", "scanned page");
+    let att = d.json("supervisor", &["record", "attach", &id, p(&scan)]);
+    let blob = att["blob"].as_str().unwrap().to_string();
+    let out = d._tmp.path().join("scan-out.pdf");
+    let before = d.head();
+    d.cmd("clerk")
+        .args(["record", "get-attachment", &id, &blob, "--out", p(&out)])
+        .assert()
+        .code(2);
+    assert!(!out.exists());
+    d.json(
+        "auditor",
+        &["record", "get-attachment", &id, &blob, "--out", p(&out)],
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "scanned page");
+    assert_eq!(d.head(), before + 1, "the attachment read is logged first");
     // Confidential by type (juvenile).
     let jid = d.json(
         "clerk",

@@ -223,15 +223,23 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
                 .into_iter()
                 .find(|(_, b, _)| *b == blob)
                 .ok_or("no such attachment")?;
-            if st.restricted() {
-                log_access(ctx, &mut l, &rid, AccessTarget::Attachment, change)?;
-            }
+            let access = if st.restricted() {
+                Some(access_change(
+                    ctx,
+                    &l,
+                    &rid,
+                    AccessTarget::Attachment,
+                    change,
+                )?)
+            } else {
+                None
+            };
             let mut tmp_name = out.as_os_str().to_owned();
             tmp_name.push(".partial");
             let tmp = std::path::PathBuf::from(tmp_name);
             let f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
             let mut w = std::io::BufWriter::new(f);
-            let res = l.read_attachment(&rid, &blob, &mut w);
+            let res = l.read_attachment(&rid, &blob, access, &mut w);
             let res = res.and_then(|n| {
                 w.into_inner()
                     .map_err(|e| crate::ledger::LedgerError::Io(tmp.clone(), e.into_error()))
@@ -259,22 +267,22 @@ fn draft(ctx: &Ctx, id: &str, action: Action) -> Res<Draft> {
     Ok(l.draft(&parse_id(id)?, action)?)
 }
 
-/// Appends the reader's signed access change (required before restricted content).
-fn log_access(
+/// The reader's signed access change, which the library appends before a restricted read.
+fn access_change(
     ctx: &Ctx,
-    l: &mut crate::ledger::Ledger,
+    l: &crate::ledger::Ledger,
     id: &[u8; 16],
     target: AccessTarget,
     change: [u8; 32],
-) -> Res<()> {
+) -> Res<crate::ledger::Submission> {
     let key = ctx.key().map_err(|_| super::Failure {
         code: 2,
-        message: format!("record {} is sealed or confidential: reading it is logged; pass --key of a supervisor or auditor", hex::encode(id)),
+        message: format!(
+            "record {} is sealed or confidential: reading it is logged; pass --key of a supervisor or auditor",
+            hex::encode(id)
+        ),
     })?;
-    let d = l.draft(id, Action::Access { target, change })?;
-    let sub = l.sign(&key, d)?;
-    l.append(vec![sub])?;
-    Ok(())
+    Ok(l.sign(&key, l.draft(id, Action::Access { target, change })?)?)
 }
 
 fn show(ctx: &Ctx, id: &str) -> Res<i32> {
@@ -284,20 +292,13 @@ fn show(ctx: &Ctx, id: &str) -> Res<i32> {
         .record(&rid)?
         .ok_or_else(|| format!("record {id} not found"))?;
     let access = match (st.restricted(), st.content) {
-        (true, Some(content)) => {
-            let key = ctx.key().map_err(|_| super::Failure {
-                code: 2,
-                message: format!("record {id} is sealed or confidential: reading it is logged; pass --key of a supervisor or auditor"),
-            })?;
-            let d = l.draft(
-                &rid,
-                Action::Access {
-                    target: AccessTarget::Payload,
-                    change: content,
-                },
-            )?;
-            Some(l.sign(&key, d)?)
-        }
+        (true, Some(content)) => Some(access_change(
+            ctx,
+            &l,
+            &rid,
+            AccessTarget::Payload,
+            content,
+        )?),
         _ => None,
     };
     let content = l.read_content(&rid, access)?;

@@ -219,33 +219,7 @@ impl Ledger {
         let content = st.content.ok_or_else(|| {
             LedgerError::Invalid(format!("record {} has no content", hex::encode(id)))
         })?;
-        if st.restricted() {
-            let sub = access.ok_or_else(|| {
-                LedgerError::Invalid(format!(
-                    "record {} is {}: reading it is logged; sign with a supervisor or auditor key (--key)",
-                    hex::encode(id),
-                    if st.sealed { "sealed" } else { "confidential" }
-                ))
-            })?;
-            let sc = SignedChange::decode(&sub.signed)
-                .map_err(|source| LedgerError::Malformed { index: 0, source })?;
-            match sc.change.action {
-                Action::Access { change, .. } if change == content && sc.change.record == *id => {}
-                _ => {
-                    return Err(LedgerError::Invalid(
-                        "the access change does not name this record's content".into(),
-                    ))
-                }
-            }
-            match self.append(vec![sub])?[0] {
-                Outcome::Appended(_) => {}
-                Outcome::AlreadyRecorded(s) => {
-                    return Err(LedgerError::Invalid(format!(
-                        "this access change was already used at entry {s}; sign a new one"
-                    )))
-                }
-            }
-        }
+        self.log_read(id, &st, &content, access)?;
         let (_, plain) = self
             .open_sealed(id, &content, CommitmentKind::Content)?
             .ok_or_else(|| {
@@ -267,13 +241,17 @@ impl Ledger {
     }
 
     /// Streams attachment `blob` of record `id` into `out`, checking its commitment at the
-    /// end. Returns the size. (Restricted records: the CLI appends an access change first.)
+    /// end. Returns the size. A restricted record needs the reader's `access` change.
     pub fn read_attachment(
-        &self,
+        &mut self,
         id: &[u8; 16],
         blob: &[u8; 32],
+        access: Option<Submission>,
         out: &mut impl Write,
     ) -> Result<u64, LedgerError> {
+        let st = self
+            .record(id)?
+            .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
         let (change, _, _) = self
             .attachments(id)?
             .into_iter()
@@ -285,7 +263,45 @@ impl Ledger {
                     hex::encode(blob)
                 ))
             })?;
+        self.log_read(id, &st, &change, access)?;
         self.stream_blob(id, &change, blob, |c| out.write_all(c))
+    }
+
+    /// For a sealed or confidential record, appends (durably) the reader's signed
+    /// `access` change naming exactly `read` (a change hash) before anything is returned.
+    fn log_read(
+        &mut self,
+        id: &[u8; 16],
+        st: &RecordState,
+        read: &[u8; 32],
+        access: Option<Submission>,
+    ) -> Result<(), LedgerError> {
+        if !st.restricted() {
+            return Ok(());
+        }
+        let sub = access.ok_or_else(|| {
+            LedgerError::Invalid(format!(
+                "record {} is {}: reading it is logged; sign with a supervisor or auditor key (--key)",
+                hex::encode(id),
+                if st.sealed { "sealed" } else { "confidential" }
+            ))
+        })?;
+        let sc = SignedChange::decode(&sub.signed)
+            .map_err(|source| LedgerError::Malformed { index: 0, source })?;
+        match sc.change.action {
+            Action::Access { change, .. } if change == *read && sc.change.record == *id => {}
+            _ => {
+                return Err(LedgerError::Invalid(
+                    "the access change does not name what is being read".into(),
+                ))
+            }
+        }
+        match self.append(vec![sub])?[0] {
+            Outcome::Appended(_) => Ok(()),
+            Outcome::AlreadyRecorded(s) => Err(LedgerError::Invalid(format!(
+                "this access change was already used at entry {s}; sign a new one"
+            ))),
+        }
     }
 
     /// Decrypts a blob through `sink`, verifying it against its commitment.
