@@ -109,7 +109,7 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let sum = blotter::import::import(&mut l, &clerk, &feed, &|_| {}).expect("import");
+    let sum = blotter::import::import(&mut l, &clerk, &feed, &|_, _| {}).expect("import");
     let secs = t.elapsed().as_secs_f64();
     println!(
         "import: {} changes in {:.2} s = {:.0} acknowledged changes/s (validation pass included)",

@@ -206,12 +206,12 @@ pub fn validate(ledger: &Ledger, path: &Path) -> Result<u64, ImportError> {
     Ok(n)
 }
 
-/// Validates, then imports `path`, signing with `key`. `progress` gets lines done.
+/// Validates, then imports `path`, signing with `key`. `progress` gets `(lines done, lines)`.
 pub fn import(
     ledger: &mut Ledger,
     key: &SigningKey,
     path: &Path,
-    progress: &dyn Fn(u64),
+    progress: &dyn Fn(u64, u64),
 ) -> Result<Summary, ImportError> {
     let total = validate(ledger, path)?;
     let file = path.display().to_string();
@@ -260,7 +260,7 @@ pub fn import(
             ledger.append(subs)?;
             sum.appended += n;
             latest.clear();
-            progress(sum.appended + sum.skipped);
+            progress(sum.appended + sum.skipped, total);
         }
         if done {
             break;

@@ -320,7 +320,10 @@ fn import(ctx: &Ctx, file: &Path) -> Res<i32> {
     let key = ctx.key()?;
     let mut l = ctx.open()?;
     let pb = ctx.progress(0, "import");
-    let sum = crate::import::import(&mut l, &key, file, &|n| pb.set_position(n))?;
+    let sum = crate::import::import(&mut l, &key, file, &|n, total| {
+        pb.set_length(total);
+        pb.set_position(n);
+    })?;
     pb.finish_and_clear();
     ctx.out(serde_json::to_value(&sum)?, || {
         format!(
