@@ -13,6 +13,7 @@
 
 pub mod append;
 pub mod authority;
+mod batch;
 pub mod read;
 pub mod state;
 pub mod verify;
