@@ -379,12 +379,9 @@ fn bad_input_is_refused_with_exit_2_and_writes_nothing() {
         ])
         .assert()
         .success();
-    let out = bin()
+    let out = d
+        .with_key(&prot)
         .env("BLOTTER_PASSPHRASE", "wrong")
-        .arg("--ledger")
-        .arg(&d.dir)
-        .arg("--key")
-        .arg(&prot)
         .args([
             "record",
             "create",

@@ -237,39 +237,30 @@ fn key_cmd(ctx: &Ctx, k: &KeyCmd) -> Res<i32> {
             compromised_since,
         } => {
             let key = parse_key(public_key)?;
-            let l = ctx.open()?;
-            let st = l
-                .key_state(&key)
-                .ok_or_else(|| format!("key {public_key} is not registered"))?;
-            let d = l.draft(
-                &st.record.clone(),
-                Action::KeyRevoke {
+            append_with(ctx, "revoked", |l| {
+                let st = l
+                    .key_state(&key)
+                    .ok_or_else(|| format!("key {public_key} is not registered"))?;
+                let action = Action::KeyRevoke {
                     key,
                     compromised_since: *compromised_since,
-                },
-            )?;
-            drop(l);
-            append_one(ctx, d, "revoked")
+                };
+                Ok(l.draft(&st.record, action)?)
+            })
         }
         KeyCmd::Rotate { old, new } => {
             let (old, new) = (parse_key(old)?, parse_key(new)?);
-            let l = ctx.open()?;
-            let st = l
-                .key_state(&old)
-                .ok_or("the old key is not registered")?
-                .clone();
-            drop(l);
-            let action = Action::KeyRegister {
-                key: new,
-                role: st.role(),
-                person: st.person,
-                replaces: Some(old),
-            };
-            append_one(
-                ctx,
-                crate::ledger::Draft::new_record("key", crate::ledger::append::today(), action),
-                "rotated",
-            )
+            append_with(ctx, "rotated", |l| {
+                let st = l.key_state(&old).ok_or("the old key is not registered")?;
+                let action = Action::KeyRegister {
+                    key: new,
+                    role: st.role(),
+                    person: st.person.clone(),
+                    replaces: Some(old),
+                };
+                let today = crate::ledger::append::today();
+                Ok(crate::ledger::Draft::new_record("key", today, action))
+            })
         }
         KeyCmd::List => {
             let l = ctx.open()?;
@@ -303,8 +294,19 @@ fn key_cmd(ctx: &Ctx, k: &KeyCmd) -> Res<i32> {
 
 /// Signs `d` with --key, appends it, and prints the outcome.
 pub(crate) fn append_one(ctx: &Ctx, d: crate::ledger::Draft, verb: &str) -> Res<i32> {
+    append_with(ctx, verb, |_| Ok(d))
+}
+
+/// Opens the ledger once, builds the draft from it, signs it with --key, appends it,
+/// and prints the outcome.
+pub(crate) fn append_with(
+    ctx: &Ctx,
+    verb: &str,
+    build: impl FnOnce(&Ledger) -> Res<crate::ledger::Draft>,
+) -> Res<i32> {
     let key = ctx.key()?;
     let mut l = ctx.open()?;
+    let d = build(&l)?;
     let record = hex::encode(d.record);
     let sub = l.sign(&key, d)?;
     let outcome = l.append(vec![sub])?[0];

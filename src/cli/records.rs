@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::args::RecordCmd;
-use super::{append_one, fail, Ctx, Res};
+use super::{append_one, append_with, fail, Ctx, Res};
 use crate::format::{AccessTarget, Action, Date};
 use crate::ledger::read::ListFilter;
 use crate::ledger::Draft;
@@ -75,9 +75,9 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
         }
         RecordCmd::Amend { id, payload } => {
             let content = read_payload(payload)?;
-            let mut d = draft(ctx, id, Action::RecordAmend)?;
-            d.content = Some(content);
-            append_one(ctx, d, "amended")
+            change(ctx, id, Action::RecordAmend, "amended", |d| {
+                d.content = Some(content)
+            })
         }
         RecordCmd::Status { id, status, date } => {
             let status = status.parse()?;
@@ -85,27 +85,30 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
                 Some(d) => parse_date(d)?,
                 None => crate::ledger::append::today(),
             };
-            append_one(
+            change(
                 ctx,
-                draft(ctx, id, Action::RecordStatus { status, date })?,
+                id,
+                Action::RecordStatus { status, date },
                 "status set on",
+                |_| {},
             )
         }
         RecordCmd::Seal { id, court_order } => {
-            let mut d = draft(ctx, id, Action::RecordSeal)?;
-            d.side_doc = Some(serde_json::to_vec(&json!({"court_order": court_order}))?);
-            append_one(ctx, d, "sealed")
+            let order = serde_json::to_vec(&json!({"court_order": court_order}))?;
+            change(ctx, id, Action::RecordSeal, "sealed", |d| {
+                d.side_doc = Some(order)
+            })
         }
         RecordCmd::Unseal { id, court_order } => {
-            let mut d = draft(ctx, id, Action::RecordUnseal)?;
-            d.side_doc = Some(serde_json::to_vec(&json!({"court_order": court_order}))?);
-            append_one(ctx, d, "unsealed")
+            let order = serde_json::to_vec(&json!({"court_order": court_order}))?;
+            change(ctx, id, Action::RecordUnseal, "unsealed", |d| {
+                d.side_doc = Some(order)
+            })
         }
-        RecordCmd::Confidential { id, set } => append_one(
-            ctx,
-            draft(ctx, id, Action::RecordConfidential { confidential: *set })?,
-            "marked",
-        ),
+        RecordCmd::Confidential { id, set } => {
+            let action = Action::RecordConfidential { confidential: *set };
+            change(ctx, id, action, "marked", |_| {})
+        }
         RecordCmd::Show { id } => show(ctx, id),
         RecordCmd::History { id } => {
             let l = ctx.open()?;
@@ -262,9 +265,20 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
     }
 }
 
-fn draft(ctx: &Ctx, id: &str, action: Action) -> Res<Draft> {
-    let l = ctx.open()?;
-    Ok(l.draft(&parse_id(id)?, action)?)
+/// Appends `action` to record `id`, drafted on the ledger opened once for the append.
+fn change(
+    ctx: &Ctx,
+    id: &str,
+    action: Action,
+    verb: &str,
+    fill: impl FnOnce(&mut Draft),
+) -> Res<i32> {
+    let rid = parse_id(id)?;
+    append_with(ctx, verb, |l| {
+        let mut d = l.draft(&rid, action)?;
+        fill(&mut d);
+        Ok(d)
+    })
 }
 
 /// The reader's signed access change, which the library appends before a restricted read.

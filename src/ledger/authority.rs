@@ -49,6 +49,19 @@ pub struct KeyState {
 }
 
 impl KeyState {
+    /// A key registered at `seq` by the change to key record `record`.
+    pub fn registered(key: [u8; 32], person: &str, role: Role, record: [u8; 16], seq: u64) -> Self {
+        KeyState {
+            key,
+            person: person.to_string(),
+            role: role.to_string(),
+            record,
+            registered: seq,
+            revoked: None,
+            compromised_since: None,
+            replaced: None,
+        }
+    }
     pub fn role(&self) -> Role {
         self.role.parse().unwrap_or(Role::Auditor)
     }

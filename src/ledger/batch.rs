@@ -333,16 +333,13 @@ impl BatchWriter<'_> {
         let mut advances = true;
         match &c.action {
             Action::Genesis { .. } => {
-                self.put_key(KeyState {
-                    key: c.actor,
-                    person: person.clone(),
-                    role: Role::Admin.to_string(),
-                    record: c.record,
-                    registered: seq,
-                    revoked: None,
-                    compromised_since: None,
-                    replaced: None,
-                })?;
+                self.put_key(KeyState::registered(
+                    c.actor,
+                    &person,
+                    Role::Admin,
+                    c.record,
+                    seq,
+                ))?;
             }
             Action::KeyRegister {
                 key,
@@ -381,16 +378,7 @@ impl BatchWriter<'_> {
                     o.replaced = Some(seq);
                     self.put_key(o)?;
                 }
-                self.put_key(KeyState {
-                    key: *key,
-                    person: p.clone(),
-                    role: r.to_string(),
-                    record: c.record,
-                    registered: seq,
-                    revoked: None,
-                    compromised_since: None,
-                    replaced: None,
-                })?;
+                self.put_key(KeyState::registered(*key, p, *r, c.record, seq))?;
             }
             Action::KeyRevoke {
                 key,
