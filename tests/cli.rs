@@ -523,6 +523,95 @@ fn import_chains_changes_to_records_from_an_earlier_import() {
     );
     let out = d.cmd("clerk").args(["import", p(&bad)]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad2.jsonl:1:"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad2.jsonl:1:") && err.contains("amend line"),
+        "{err}"
+    );
     assert_eq!(d.json("auditor", &["verify"])["problem"], Value::Null);
+}
+
+/// The commit pass forgets each batch's records after its commit; changes in a later
+/// batch find their records again through the store. A duplicate far apart in the file is
+/// still caught by the validation pass.
+#[test]
+fn import_spans_batches_and_catches_distant_duplicates() {
+    let d = Demo::new();
+    let n = blotter::import::BATCH + 50;
+    let mut lines: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"source":{{"record":"B-{i}","change":"B-{i}/1"}},"action":"create","type":"call","payload":{{"n":{i}}}}}"#))
+        .collect();
+    lines.extend((0..20).map(|i| format!(r#"{{"source":{{"record":"B-{i}","change":"B-{i}/2"}},"action":"amend","payload":{{"n":{i},"amended":true}}}}"#)));
+    let mut dup = lines.clone();
+    dup.push(
+        r#"{"source":{"record":"B-3","change":"B-3/1"},"action":"amend","payload":{}}"#.into(),
+    );
+    let bad = d.file("dup.jsonl", &dup.join("\n"));
+    let head = d.head();
+    let out = d.cmd("clerk").args(["import", p(&bad)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("dup.jsonl:{}:", n + 21)) && err.contains("twice"),
+        "{err}"
+    );
+    assert_eq!(d.head(), head);
+
+    let good = d.file("batches.jsonl", &lines.join("\n"));
+    assert_eq!(d.json("clerk", &["import", p(&good)])["appended"], n + 20);
+    assert_eq!(d.json("auditor", &["verify"])["problem"], Value::Null);
+}
+
+/// `init` is all or nothing: a refused init leaves no ledger, no key and no half-built
+/// folder; a successful one leaves only the ledger and the admin key.
+#[test]
+fn init_is_all_or_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("pd");
+    let key = t.path().join("admin.key");
+    let init = |origin: &str| {
+        bin()
+            .args([
+                "init",
+                p(&dir),
+                "--origin",
+                origin,
+                "--person",
+                "A-1",
+                "--admin-key",
+                p(&key),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = init("has space/pd");
+    assert_eq!(out.status.code(), Some(2));
+    let listing = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(listing().is_empty(), "{:?}", listing());
+
+    let out = init("pd.example/records");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(listing(), ["admin.key", "pd"]);
+    let v = bin()
+        .args(["--json", "--ledger", p(&dir), "verify"])
+        .output()
+        .unwrap();
+    assert!(v.status.success());
+
+    // A second init into the same folder is refused and changes nothing.
+    std::fs::remove_file(&key).unwrap();
+    let out = init("pd.example/records");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(listing(), ["pd"]);
 }

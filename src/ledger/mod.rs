@@ -159,6 +159,11 @@ impl Ledger {
 
     /// Creates a ledger in `dir` (which must not exist or be empty), with a genesis entry
     /// signed by `admin`. Returns the open ledger.
+    ///
+    /// INVARIANT: crash-atomic. The ledger is built in a hidden sibling folder
+    /// (`.NAME.init-XXXX`), made durable, then renamed onto `dir` in one step; a crash
+    /// leaves either no ledger at `dir` or a complete one (and at worst a stale hidden
+    /// folder, which may be deleted).
     pub fn init(dir: &Path, admin: &SigningKey, opts: InitOptions) -> Result<Ledger, LedgerError> {
         crate::format::action::check_note_name(&opts.origin)
             .map_err(|e| LedgerError::Invalid(e.to_string()))?;
@@ -176,21 +181,60 @@ impl Ledger {
             let p = p.to_path_buf();
             move |e| LedgerError::Io(p, e)
         };
-        std::fs::create_dir_all(dir.join("blobs")).map_err(io(dir))?;
-        let ledger_key_path = opts
-            .ledger_key_path
-            .clone()
-            .unwrap_or_else(|| dir.join("ledger.key"));
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ledger".into());
+        let tmp = parent.join(format!(".{name}.init-{:016x}", rand::random::<u64>()));
+        let built = Self::build(&tmp, dir, admin, &opts);
+        let result = built.and_then(|()| {
+            std::fs::rename(&tmp, dir).map_err(io(dir))?;
+            std::fs::File::open(&parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io(&parent))
+        });
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        Self::open(dir)
+    }
+
+    /// Writes a complete, durable ledger into `tmp`, destined for `dir`.
+    fn build(
+        tmp: &Path,
+        dir: &Path,
+        admin: &SigningKey,
+        opts: &InitOptions,
+    ) -> Result<(), LedgerError> {
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| LedgerError::Io(p, e)
+        };
+        std::fs::create_dir_all(tmp.join("blobs")).map_err(io(tmp))?;
+        // A ledger key asked for inside `dir` is written inside the folder being built.
+        let ledger_key_path = match &opts.ledger_key_path {
+            None => tmp.join("ledger.key"),
+            Some(p) => match p.strip_prefix(dir) {
+                Ok(rest) => tmp.join(rest),
+                Err(_) => p.clone(),
+            },
+        };
         let ledger_key = keyfile::create(&ledger_key_path, None)?;
         let ledger_pub = ledger_key.verifying_key().to_bytes();
-        std::fs::write(
-            dir.join("ledger.pub"),
-            format!("{}\n", hex::encode(ledger_pub)),
-        )
-        .map_err(io(dir))?;
+        let pub_path = tmp.join("ledger.pub");
+        std::fs::write(&pub_path, format!("{}\n", hex::encode(ledger_pub))).map_err(io(tmp))?;
+        std::fs::File::open(&pub_path)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&pub_path))?;
         let epochs = EpochKeys::generate();
-        epochs.save(&dir.join("epochs.key"))?;
-        let store = Store::open(&dir.join("store"), Duration::ZERO)?;
+        epochs.save(&tmp.join("epochs.key"))?;
+        let store = Store::open(&tmp.join("store"), Duration::ZERO)?;
         let settings_json = serde_json::to_vec_pretty(&opts.settings)
             .map_err(|e| LedgerError::Invalid(e.to_string()))?;
         let mut b = crate::store::Batch::default();
@@ -204,7 +248,7 @@ impl Ledger {
         b.put(Space::Meta, b"head", &head.encode());
         store.commit(b)?;
         let mut ledger = Ledger {
-            dir: dir.to_path_buf(),
+            dir: tmp.to_path_buf(),
             store,
             epochs,
             origin: opts.origin.clone(),
@@ -220,7 +264,13 @@ impl Ledger {
             settings_json,
         )?;
         ledger.append(vec![sub])?;
-        Ok(ledger)
+        drop(ledger);
+        for d in [tmp.to_path_buf(), tmp.join("blobs")] {
+            std::fs::File::open(&d)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&d))?;
+        }
+        Ok(())
     }
 
     pub fn origin(&self) -> &str {

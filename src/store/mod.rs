@@ -52,6 +52,13 @@ fn key(space: Space, k: &[u8]) -> Vec<u8> {
     v
 }
 
+/// The file names in sled's `blobs/` folder (empty if it does not exist).
+fn blob_names(dir: &Path) -> std::collections::HashSet<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
 /// Deletes sled's partial snapshot files in `dir`; returns how many.
 fn remove_partial_snapshots(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -112,6 +119,8 @@ pub struct Store {
     db: sled::Db,
     data_file: File,
     dir_file: File,
+    /// Names of sled's large-item files (`blobs/`) already fsynced.
+    synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
 }
 
 impl Store {
@@ -171,6 +180,7 @@ impl Store {
         let data_file = File::open(dir.join("db")).map_err(io)?;
         let dir_file = File::open(dir).map_err(io)?;
         let store = Store {
+            synced_blobs: std::sync::Mutex::new(blob_names(&dir.join("blobs"))),
             dir: dir.into(),
             db,
             data_file,
@@ -257,7 +267,38 @@ impl Store {
             source,
         };
         self.data_file.sync_all().map_err(io)?;
+        self.sync_new_blobs().map_err(io)?;
         self.dir_file.sync_all().map_err(io)?;
+        Ok(())
+    }
+
+    /// fsyncs every file sled wrote under `blobs/` (items over its large-item threshold)
+    /// since the last commit, then that directory.
+    ///
+    /// INVARIANT: sled's blob files are written once and never modified, so a name synced
+    /// once stays synced.
+    fn sync_new_blobs(&self) -> std::io::Result<()> {
+        let dir = self.dir.join("blobs");
+        let mut synced = self
+            .synced_blobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut any = false;
+        for name in blob_names(&dir) {
+            if !synced.contains(&name) {
+                match File::open(dir.join(&name)) {
+                    Ok(f) => f.sync_all()?,
+                    // sled removed a superseded blob meanwhile.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                synced.insert(name);
+                any = true;
+            }
+        }
+        if any {
+            File::open(&dir)?.sync_all()?;
+        }
         Ok(())
     }
 
@@ -284,6 +325,28 @@ mod tests {
         let all: Vec<_> = s.entries(0).map(|r| r.unwrap()).collect();
         assert_eq!(all, vec![(0, b"zero".to_vec()), (1, b"one".to_vec())]);
         assert_eq!(s.entries(1).count(), 1);
+    }
+
+    /// A value over sled's large-item threshold goes to its own file under `blobs/`;
+    /// the commit fsyncs it and remembers it.
+    #[test]
+    fn large_items_are_synced_and_survive_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 600 * 1024];
+        {
+            let s = Store::open(d.path(), Duration::ZERO).unwrap();
+            let mut b = Batch::default();
+            b.put(Space::Sealed, b"big", &big);
+            s.commit(b).unwrap();
+            let synced = s.synced_blobs.lock().unwrap().clone();
+            assert_eq!(synced, blob_names(&d.path().join("blobs")));
+            assert!(
+                !synced.is_empty(),
+                "sled wrote no blob file for a 600 KiB value"
+            );
+        }
+        let s = Store::open(d.path(), Duration::ZERO).unwrap();
+        assert_eq!(s.get(Space::Sealed, b"big").unwrap().unwrap(), big);
     }
 
     #[test]
