@@ -11,4 +11,5 @@ pub mod demo;
 pub mod format;
 pub mod import;
 pub mod ledger;
+pub mod merkle;
 pub mod store;
