@@ -11,7 +11,11 @@
 //!   [`tree::root_at`]) with O(log n) node reads, and verification
 //!   ([`verify::verify_inclusion`], [`verify::verify_consistency`]) following the iterative
 //!   algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2;
-//! - [`tree::MemTree`], an in-memory store for tests.
+//! - [`tree::MemTree`], an in-memory store for tests;
+//! - the text formats that carry tree heads and proofs (C2SP): [`note`] (signed notes),
+//!   [`checkpoint`] (tlog-checkpoint bodies), [`cosignature`] (tlog-cosignature witness
+//!   lines), [`proof_text`] (tlog-proof, tlog-witness `add-checkpoint`), and [`audit`],
+//!   the offline checks an auditor runs with nothing but files and a verifier key.
 //!
 //! What it does not own: where nodes are stored (the ledger writes them through the
 //! store), what a leaf's entry bytes are (the format module), and signing tree heads.
@@ -27,7 +31,12 @@
 
 use sha2::{Digest, Sha256};
 
+pub mod audit;
+pub mod checkpoint;
+pub mod cosignature;
+pub mod note;
 pub mod proof;
+pub mod proof_text;
 pub mod tree;
 pub mod verify;
 
