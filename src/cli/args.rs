@@ -41,6 +41,22 @@ pub enum Command {
     Import { file: PathBuf },
     /// Verify the whole history (or one record's) and name the first problem.
     Verify(VerifyArgs),
+    /// Sign a checkpoint of the current head now (no subcommand), or show, list and
+    /// cosign kept checkpoints.
+    Checkpoint {
+        #[command(subcommand)]
+        cmd: Option<CheckpointCmd>,
+    },
+    /// Write an inclusion or consistency proof against a kept checkpoint.
+    #[command(subcommand)]
+    Proof(ProofCmd),
+    /// Check proofs and checkpoints offline, with no ledger folder: only files and the
+    /// ledger's verifier key.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Register and list the outside witnesses that cosign checkpoints.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
     /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
     Demo {
         #[arg(default_value = "blotter-demo")]
@@ -106,6 +122,88 @@ pub enum KeyCmd {
     /// Register NEW for the same person and role as OLD, retiring OLD (admin).
     Rotate { old: String, new: String },
     /// List registered keys.
+    List,
+    /// Print the ledger's checkpoint verifier key (origin+keyid+base64) for auditors.
+    Ledger,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckpointCmd {
+    /// Sign a checkpoint of the current head (the same as no subcommand).
+    Make {
+        /// The ledger key file, if it is not DIR/ledger.key.
+        #[arg(long)]
+        ledger_signing_key: Option<PathBuf>,
+    },
+    /// Print the latest kept checkpoint (or the one of --size) as a signed note.
+    Show {
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// List the kept checkpoints.
+    List,
+    /// Accept a checkpoint note carrying registered witnesses' cosignatures and keep them.
+    Cosign { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProofCmd {
+    /// Inclusion of entry --seq in the kept checkpoint of --size (default the latest), as
+    /// a C2SP tlog-proof.
+    Inclusion {
+        #[arg(long)]
+        seq: u64,
+        #[arg(long)]
+        size: Option<u64>,
+        /// Also write the entry's stored bytes to this file (what `audit inclusion` checks).
+        #[arg(long)]
+        entry_out: Option<PathBuf>,
+    },
+    /// Consistency from tree size --from to the kept checkpoint of --to (default the
+    /// latest), in the C2SP tlog-witness `old N` form.
+    Consistency {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check that an entry is in the checkpoint you hold.
+    Inclusion {
+        /// The ledger's verifier key (or a file holding it), from `blotter key ledger`.
+        #[arg(long)]
+        ledger_key: String,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The entry's stored bytes (`proof inclusion --entry-out`).
+        #[arg(long)]
+        entry: PathBuf,
+        /// The C2SP tlog-proof (`proof inclusion`).
+        #[arg(long)]
+        proof: PathBuf,
+    },
+    /// Check that the new checkpoint extends the old one (nothing removed or changed).
+    Consistency {
+        #[arg(long)]
+        ledger_key: String,
+        #[arg(long)]
+        old: PathBuf,
+        #[arg(long)]
+        new: PathBuf,
+        /// The consistency proof (`proof consistency`).
+        #[arg(long)]
+        proof: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessCmd {
+    /// Register a witness by its verifier key NAME+KEYID+BASE64 (key type 0x04) (admin).
+    Register { vkey: String },
+    /// List registered witnesses.
     List,
 }
 
@@ -199,4 +297,11 @@ pub struct VerifyArgs {
     /// The head you hold, SIZE:HASH; a shorter or different log is reported.
     #[arg(long)]
     pub expect_head: Option<String>,
+    /// A checkpoint you hold (a signed note file); truncation or rollback relative to it
+    /// is reported, naming both sizes.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// The ledger's verifier key you pinned (or a file holding it), for --checkpoint.
+    #[arg(long)]
+    pub ledger_key: Option<String>,
 }

@@ -6,6 +6,7 @@
 
 pub mod args;
 mod records;
+mod tlog;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -156,6 +157,10 @@ fn run(cli: &Cli) -> Res<i32> {
         Command::Record(r) => records::run(&ctx, r),
         Command::Import { file } => import(&ctx, file),
         Command::Verify(v) => verify(&ctx, v),
+        Command::Checkpoint { cmd } => tlog::checkpoint(&ctx, cmd.as_ref()),
+        Command::Proof(p) => tlog::proof(&ctx, p),
+        Command::Audit(a) => tlog::audit(&ctx, a),
+        Command::Witness(w) => tlog::witness(&ctx, w),
         Command::Demo { dir, records } => demo(&ctx, dir, *records),
     }
 }
@@ -262,6 +267,7 @@ fn key_cmd(ctx: &Ctx, k: &KeyCmd) -> Res<i32> {
                 Ok(crate::ledger::Draft::new_record("key", today, action))
             })
         }
+        KeyCmd::Ledger => tlog::ledger_key(ctx),
         KeyCmd::List => {
             let l = ctx.open()?;
             let mut keys: Vec<_> = l.keys().cloned().collect();
@@ -310,6 +316,7 @@ pub(crate) fn append_with(
     let record = hex::encode(d.record);
     let sub = l.sign(&key, d)?;
     let outcome = l.append(vec![sub])?[0];
+    tlog::after_write(&mut l);
     let seq = outcome.seq();
     ctx.out(
         json!({"record": record, "seq": seq, "head": l.head().size}),
@@ -327,6 +334,7 @@ fn import(ctx: &Ctx, file: &Path) -> Res<i32> {
         pb.set_position(n);
     })?;
     pb.finish_and_clear();
+    tlog::after_write(&mut l);
     ctx.out(serde_json::to_value(&sum)?, || {
         format!(
             "imported {} changes ({} already recorded, skipped); ledger now has {} entries",
@@ -366,6 +374,16 @@ fn verify(ctx: &Ctx, v: &args::VerifyArgs) -> Res<i32> {
         &VerifyOptions {
             from: v.from,
             expect_head,
+            checkpoint: match &v.checkpoint {
+                None => None,
+                Some(p) => {
+                    Some(std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?)
+                }
+            },
+            ledger_key: match &v.ledger_key {
+                None => None,
+                Some(k) => Some(tlog::read_vkey(k)?),
+            },
         },
         &|n| pb.set_position(n),
     )?;

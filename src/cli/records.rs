@@ -189,6 +189,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             d.attachment = Some(staged.clone());
             let sub = l.sign(&key, d)?;
             let seq = l.append(vec![sub])?[0].seq();
+            super::tlog::after_write(&mut l);
             let blob = hex::encode(staged.commitment);
             ctx.out(
                 json!({"record": id, "seq": seq, "blob": blob, "size": staged.size}),

@@ -200,6 +200,27 @@ impl Action {
         }
     }
 
+    /// Whether the action makes a new record (its change is the record's first).
+    pub fn creates_record(&self) -> bool {
+        matches!(
+            self,
+            Action::Genesis { .. }
+                | Action::KeyRegister { .. }
+                | Action::WitnessRegister { .. }
+                | Action::RecordCreate { .. }
+        )
+    }
+
+    /// The record type an action that creates an internal record requires.
+    pub fn internal_type(&self) -> Option<&'static str> {
+        match self {
+            Action::Genesis { .. } => Some("ledger"),
+            Action::KeyRegister { .. } => Some("key"),
+            Action::WitnessRegister { .. } => Some("witness"),
+            _ => None,
+        }
+    }
+
     /// The action's name as the CLI and reports print it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -302,11 +302,17 @@ impl Ledger {
         for (i, (sub, sc)) in subs.into_iter().zip(decoded).enumerate() {
             outcomes.push(w.add(i, sub, sc)?);
         }
-        let (mut batch, head, keys) = w.finish();
+        let (mut batch, head, keys, tree) = w.finish();
         batch.put(Space::Meta, b"head", &head.encode());
+        batch.put(
+            Space::Meta,
+            super::tree::TREE_SIZE,
+            &tree.size().to_be_bytes(),
+        );
         self.store.commit(batch)?;
         self.head = head;
         self.keys.extend(keys);
+        self.tree = tree;
         Ok(outcomes)
     }
 

@@ -12,6 +12,7 @@ use super::{Head, Ledger, LedgerError};
 use crate::crypto::seal::{self, DataKey};
 use crate::format::entry::entry_hash;
 use crate::format::{Action, CommitmentKind, Entry, Role, SignedChange, MAX_ENTRY_BYTES};
+use crate::merkle::CompactRange;
 use crate::store::{Batch, Space};
 
 /// Accumulates one batch, with an overlay of the state its earlier changes produced.
@@ -24,6 +25,8 @@ pub(super) struct BatchWriter<'a> {
     data_keys: HashMap<[u8; 16], DataKey>,
     changes: HashMap<[u8; 32], u64>,
     destroyables: HashMap<[u8; 16], Destroyable>,
+    tree: CompactRange,
+    witnesses: Vec<[u8; 32]>,
 }
 
 impl BatchWriter<'_> {
@@ -37,12 +40,14 @@ impl BatchWriter<'_> {
             data_keys: HashMap::new(),
             changes: HashMap::new(),
             destroyables: HashMap::new(),
+            tree: ledger.tree.clone(),
+            witnesses: Vec::new(),
         }
     }
 
-    /// The gathered writes, the new head and the keys changed by the batch.
-    pub(super) fn finish(self) -> (Batch, Head, HashMap<[u8; 32], KeyState>) {
-        (self.batch, self.head, self.keys)
+    /// The gathered writes, the new head, the keys changed and the grown tree.
+    pub(super) fn finish(self) -> (Batch, Head, HashMap<[u8; 32], KeyState>, CompactRange) {
+        (self.batch, self.head, self.keys, self.tree)
     }
 
     fn record(&self, id: &[u8; 16]) -> Result<Option<RecordState>, LedgerError> {
@@ -116,14 +121,12 @@ impl BatchWriter<'_> {
                 c.action.name()
             )));
         }
-        let creates = matches!(
-            c.action,
-            Action::Genesis { .. } | Action::KeyRegister { .. } | Action::RecordCreate { .. }
-        );
+        let creates = c.action.creates_record();
         let supported = creates
             || matches!(
                 c.action,
                 Action::KeyRevoke { .. }
+                    | Action::WitnessRegister { .. }
                     | Action::RecordAmend
                     | Action::RecordAttach { .. }
                     | Action::RecordStatus { .. }
@@ -149,12 +152,7 @@ impl BatchWriter<'_> {
                         "record {rid} is new: record_prev must be zero"
                     )));
                 }
-                let expect_type = match &c.action {
-                    Action::Genesis { .. } => Some("ledger"),
-                    Action::KeyRegister { .. } => Some("key"),
-                    _ => None,
-                };
-                match expect_type {
+                match c.action.internal_type() {
                     Some(t) if c.record_type != t => {
                         return Err(refuse(format!(
                             "{} records must have type {t:?}",
@@ -420,6 +418,19 @@ impl BatchWriter<'_> {
                 k.compromised_since = *compromised_since;
                 self.put_key(k)?;
             }
+            Action::WitnessRegister { key, name } => {
+                let w = super::checkpoint::Witness::new(name, key, seq).map_err(refuse)?;
+                if self.ledger.witness(key)?.is_some() || self.witnesses.contains(key) {
+                    return Err(refuse(format!(
+                        "witness key {} is already registered",
+                        hex::encode(key)
+                    )));
+                }
+                let json =
+                    serde_json::to_vec(&w).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+                self.batch.put(Space::Witness, key, &json);
+                self.witnesses.push(*key);
+            }
             Action::RecordCreate { confidential } => st.confidential |= *confidential,
             Action::RecordAttach { blob, size } => {
                 let b = sub
@@ -497,6 +508,8 @@ impl BatchWriter<'_> {
             .map_err(|e| refuse(format!("{e} (the limit is {MAX_ENTRY_BYTES} bytes)")))?;
         let eh = entry_hash(&bytes);
         self.batch.put(Space::Entry, &seq.to_be_bytes(), &bytes);
+        // INVARIANT: the tree nodes go into the entry's own batch.
+        super::tree::append_leaf(&mut self.tree, &mut self.batch, &bytes);
         self.batch.put(Space::Change, &hash, &seq.to_be_bytes());
         self.batch.put(
             Space::History,

@@ -14,8 +14,10 @@
 pub mod append;
 pub mod authority;
 mod batch;
+pub mod checkpoint;
 pub mod read;
 pub mod state;
+pub mod tree;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -103,6 +105,8 @@ pub struct Ledger {
     pub(crate) settings: Settings,
     pub(crate) keys: HashMap<[u8; 32], KeyState>,
     pub(crate) head: Head,
+    /// The right edge of the Merkle tree; always `head.size` leaves.
+    pub(crate) tree: crate::merkle::CompactRange,
 }
 
 /// What `init` needs besides the folder.
@@ -146,6 +150,7 @@ impl Ledger {
                 .map_err(|e| LedgerError::Invalid(format!("key registry entry unreadable: {e}")))?;
             keys.insert(k.key, k);
         }
+        let tree = tree::load(&store, head.size)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             store,
@@ -154,6 +159,7 @@ impl Ledger {
             settings,
             keys,
             head,
+            tree,
         })
     }
 
@@ -255,6 +261,7 @@ impl Ledger {
             settings: opts.settings.clone(),
             keys: HashMap::new(),
             head,
+            tree: crate::merkle::CompactRange::new(),
         };
         let sub = append::genesis(
             &ledger,

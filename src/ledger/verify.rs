@@ -13,7 +13,7 @@
 //! broken link into k names k-1, and two broken links in a row (into k and into k+1)
 //! name k. Memory: one batch of entries plus per-record chain heads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -23,6 +23,9 @@ use super::{Ledger, LedgerError};
 use crate::crypto::{commit, verify_change_with};
 use crate::format::entry::entry_hash;
 use crate::format::{Action, CommitmentKind, Entry, FormatError, Role};
+use crate::merkle::checkpoint::Checkpoint;
+use crate::merkle::note::{Note, NoteVerifier};
+use crate::merkle::CompactRange;
 
 const BATCH: usize = 4096;
 
@@ -32,6 +35,11 @@ pub struct VerifyOptions {
     pub from: u64,
     /// The head the auditor holds: `(size, hash)`.
     pub expect_head: Option<(u64, [u8; 32])>,
+    /// A checkpoint note the auditor holds; its signature is checked against
+    /// `ledger_key` (or, without one, the ledger key named in the genesis entry).
+    pub checkpoint: Option<String>,
+    /// The ledger's verifier key as the auditor pinned it (`origin+keyid+base64`).
+    pub ledger_key: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -61,6 +69,8 @@ struct Checked {
     pos: u64,
     hash: [u8; 32],
     entry: Result<Entry, FormatError>,
+    /// RFC 6962 leaf hash of the stored bytes.
+    leaf: crate::merkle::Hash,
     sig_ok: bool,
     /// A content mismatch, or `Some("missing")`-style note.
     payload: Result<(), String>,
@@ -111,8 +121,11 @@ impl Ledger {
         opts: &VerifyOptions,
         progress: &dyn Fn(u64),
     ) -> Result<Report, LedgerError> {
+        let (held, roots) = self.checkpoints_to_check(opts)?;
         let mut w = Walk {
             ledger: self,
+            tree: CompactRange::new(),
+            roots,
             expected: 0,
             prev_hash: [0; 32],
             prev_time: i64::MIN,
@@ -146,6 +159,9 @@ impl Ledger {
         }
         if problem.is_none() {
             problem = w.finish(opts.expect_head);
+        }
+        if problem.is_none() {
+            problem = w.finish_tree(held.as_ref())?;
         }
         let flagged = if problem.is_none() {
             self.flag_compromised(&w.keys)?
@@ -217,11 +233,66 @@ impl Ledger {
         Checked {
             pos,
             hash,
+            leaf: crate::merkle::leaf_hash(bytes),
             entry,
             sig_ok,
             payload,
             missing,
         }
+    }
+
+    /// The held checkpoint (signature checked) and every root to look for on the walk:
+    /// the held checkpoint's and each kept checkpoint's.
+    #[allow(clippy::type_complexity)]
+    fn checkpoints_to_check(
+        &self,
+        opts: &VerifyOptions,
+    ) -> Result<(Option<Checkpoint>, BTreeMap<u64, ([u8; 32], String)>), LedgerError> {
+        let bad = |w: String| LedgerError::Invalid(w);
+        // Without a pinned key, the genesis entry names it; if that entry is damaged the
+        // walk reports it at entry 0, so signatures cannot be checked here.
+        let verifier = match &opts.ledger_key {
+            Some(v) => Some(NoteVerifier::parse(v).map_err(|e| bad(format!("--ledger-key: {e}")))?),
+            None => self.note_verifier().ok(),
+        };
+        let mut roots = BTreeMap::new();
+        for k in self.checkpoints()? {
+            // A kept checkpoint that does not verify is reported by the walk at its size.
+            let entry = match verifier.as_ref().map(|v| self.parse_kept_with(&k, v)) {
+                Some(Ok(cp)) => (cp.root, "the ledger's kept checkpoint".to_string()),
+                _ => (
+                    [0; 32],
+                    "a kept checkpoint with a bad signature".to_string(),
+                ),
+            };
+            roots.insert(k.size, entry);
+        }
+        let held = match &opts.checkpoint {
+            None => None,
+            Some(text) => {
+                let note =
+                    Note::parse(text).map_err(|e| bad(format!("the checkpoint you hold: {e}")))?;
+                if let Some(v) = &verifier {
+                    note.verify(std::slice::from_ref(v)).map_err(|e| {
+                        bad(format!(
+                            "the checkpoint you hold is not signed by the ledger key {}: {e}",
+                            v.to_vkey()
+                        ))
+                    })?;
+                }
+                let cp = Checkpoint::from_note(&note)
+                    .map_err(|e| bad(format!("the checkpoint you hold: {e}")))?;
+                if cp.origin != self.origin {
+                    return Err(bad(format!(
+                        "the checkpoint you hold is for {:?}, this ledger is {:?}",
+                        cp.origin, self.origin
+                    )));
+                }
+                roots.insert(cp.size, (cp.root, "the checkpoint you hold".into()));
+                Some(cp)
+            }
+        };
+        Ok((held, roots))
     }
 
     /// Second pass, only when some key was revoked as compromised.
@@ -259,6 +330,10 @@ impl Ledger {
 
 struct Walk<'a> {
     ledger: &'a Ledger,
+    /// The tree recomputed from the stored entry bytes.
+    tree: CompactRange,
+    /// Tree size → (root to find there, whose checkpoint it is).
+    roots: BTreeMap<u64, ([u8; 32], String)>,
     expected: u64,
     prev_hash: [u8; 32],
     prev_time: i64,
@@ -331,6 +406,16 @@ impl Walk<'_> {
         self.prev_hash = c.hash;
         self.prev_time = e.time_ms;
         self.expected = pos + 1;
+        self.tree.append(c.leaf, |_, _, _| {});
+        if let Some((root, whose)) = self.roots.get(&self.tree.size()) {
+            if *root != self.tree.root() {
+                let n = self.tree.size();
+                return p(
+                    pos,
+                    format!("the root of the first {n} entries differs from {whose} (size {n}): the log was rewritten or rolled back (it now has {} entries)", self.ledger.head.size),
+                );
+            }
+        }
         None
     }
 
@@ -376,10 +461,7 @@ impl Walk<'_> {
                 }
             }
         }
-        let creates = matches!(
-            c.action,
-            Action::Genesis { .. } | Action::KeyRegister { .. } | Action::RecordCreate { .. }
-        );
+        let creates = c.action.creates_record();
         let rid = hex::encode(c.record);
         match (self.records.get_mut(&c.record), creates) {
             (Some(_), true) => return Some(format!("record {rid} is created twice")),
@@ -468,6 +550,28 @@ impl Walk<'_> {
             _ => {}
         }
         None
+    }
+
+    /// After a clean walk: the held checkpoint is not beyond the log, and the stored tree
+    /// (what proofs are made from) agrees with the tree recomputed from the entries.
+    fn finish_tree(&self, held: Option<&Checkpoint>) -> Result<Option<Problem>, LedgerError> {
+        let n = self.tree.size();
+        if let Some(cp) = held {
+            if cp.size > n {
+                return Ok(Some(Problem {
+                    seq: n,
+                    what: format!("the log has {n} entries but the checkpoint you hold has size {}: the log was truncated or rolled back", cp.size),
+                }));
+            }
+        }
+        let stored = CompactRange::from_reader(n, &super::tree::StoreNodes(&self.ledger.store));
+        if stored.as_ref().ok() != Some(&self.tree) {
+            return Ok(Some(Problem {
+                seq: n.saturating_sub(1),
+                what: "the stored Merkle tree does not match the entries (proofs made from it would not verify)".into(),
+            }));
+        }
+        Ok(None)
     }
 
     fn finish(&mut self, expect: Option<(u64, [u8; 32])>) -> Option<Problem> {

@@ -43,7 +43,16 @@ pub enum Space {
     Source = b'S',
     /// actor key → key state.
     Key = b'A',
+    /// level (u8) || index (u64 BE) → SHA-256 hash of a complete Merkle tree node.
+    Tree = b'T',
+    /// tree size (u64 BE) → a signed checkpoint note (with any witness cosignatures).
+    Checkpoint = b'Q',
+    /// witness key → witness registration.
+    Witness = b'W',
 }
+
+/// A key (without its space prefix) and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 fn key(space: Space, k: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(1 + k.len());
@@ -239,6 +248,17 @@ impl Store {
                     .unwrap_or(u64::MAX);
                 Ok((seq, v.to_vec()))
             })
+    }
+
+    /// The `(key without prefix, value)` with the greatest key in `space`, if any.
+    pub fn last(&self, space: Space) -> Result<Option<KeyValue>, StoreError> {
+        match self.db.scan_prefix([space as u8]).next_back() {
+            None => Ok(None),
+            Some(r) => {
+                let (k, v) = r.map_err(|e| self.sled_err(e))?;
+                Ok(Some((k[1..].to_vec(), v.to_vec())))
+            }
+        }
     }
 
     /// Every `(key without prefix, value)` in `space` whose key starts with `prefix`.

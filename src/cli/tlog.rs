@@ -1,0 +1,290 @@
+//! The transparency-log commands: `checkpoint`, `proof`, `audit`, `witness`, and the
+//! checkpoint made after every local write command.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::args::{AuditCmd, CheckpointCmd, ProofCmd, WitnessCmd};
+use super::{append_with, fail, Ctx, Failure, Res};
+use crate::crypto::keyfile;
+use crate::format::Action;
+use crate::ledger::Ledger;
+use crate::merkle::audit::{self, AuditError};
+use crate::merkle::cosignature::WitnessKey;
+use crate::merkle::note::Note;
+use crate::merkle::proof_text::{AddCheckpoint, TlogProof};
+
+fn read(path: &Path) -> Res<String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+/// After a local write: sign a checkpoint of the new head when the ledger key is
+/// readable here (DESIGN.md: "a local write checkpoints when it can read the ledger
+/// key"). The write is already durable, so a failure is reported, not fatal.
+pub(crate) fn after_write(l: &mut Ledger) {
+    let path = l.checkpoint_key_path();
+    if !path.is_file() {
+        return;
+    }
+    let signed = keyfile::load(&path, || None)
+        .map_err(|e| e.to_string())
+        .and_then(|k| l.sign_checkpoint(&k).map_err(|e| e.to_string()));
+    if let Err(e) = signed {
+        eprintln!("blotter: warning: the change is recorded, but no checkpoint was signed: {e}");
+    }
+}
+
+fn ledger_signing_key(l: &Ledger, given: Option<&Path>) -> Res<ed25519_dalek::SigningKey> {
+    let path = given.map_or_else(|| l.checkpoint_key_path(), Path::to_path_buf);
+    if !path.is_file() {
+        return fail(format!(
+            "the ledger key {} is not here; pass --ledger-signing-key FILE",
+            path.display()
+        ));
+    }
+    Ok(keyfile::load(&path, || None)?)
+}
+
+pub(crate) fn checkpoint(ctx: &Ctx, cmd: Option<&CheckpointCmd>) -> Res<i32> {
+    match cmd {
+        None | Some(CheckpointCmd::Make { .. }) => {
+            let given = match cmd {
+                Some(CheckpointCmd::Make { ledger_signing_key }) => ledger_signing_key.as_deref(),
+                _ => None,
+            };
+            let mut l = ctx.open()?;
+            let key = ledger_signing_key(&l, given)?;
+            let k = l.sign_checkpoint(&key)?;
+            ctx.out(json!({"size": k.size, "note": k.note}), || {
+                k.note.trim_end().to_string()
+            });
+            Ok(0)
+        }
+        Some(CheckpointCmd::Show { size }) => {
+            let l = ctx.open()?;
+            let k = match size {
+                Some(s) => l.checkpoint_at(*s)?,
+                None => l.latest_checkpoint()?,
+            };
+            let Some(k) = k else {
+                return fail(match size {
+                    Some(s) => {
+                        format!("no checkpoint of size {s} is kept; see `blotter checkpoint list`")
+                    }
+                    None => "no checkpoint is kept yet; make one with `blotter checkpoint`".into(),
+                });
+            };
+            ctx.out(json!({"size": k.size, "note": k.note}), || {
+                k.note.trim_end().to_string()
+            });
+            Ok(0)
+        }
+        Some(CheckpointCmd::List) => {
+            let l = ctx.open()?;
+            let list = l.checkpoints()?;
+            let rows: Vec<_> = list
+                .iter()
+                .map(|k| {
+                    let sigs = Note::parse(&k.note).map_or(0, |n| n.signatures().len());
+                    json!({"size": k.size, "signatures": sigs})
+                })
+                .collect();
+            ctx.out(json!(rows), || {
+                rows.iter()
+                    .map(|r| {
+                        let extra = r["signatures"].as_u64().unwrap_or(1).saturating_sub(1);
+                        format!("{:>10}  {} cosignature(s)", r["size"], extra)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(0)
+        }
+        Some(CheckpointCmd::Cosign { file }) => {
+            let text = read(file)?;
+            let mut l = ctx.open()?;
+            let c = l.add_cosignatures(&text)?;
+            ctx.out(serde_json::to_value(&c)?, || {
+                let names: Vec<_> = c.witnesses.iter().map(|(n, _)| n.as_str()).collect();
+                format!(
+                    "checkpoint {} cosigned by {}; kept",
+                    c.size,
+                    names.join(", ")
+                )
+            });
+            Ok(0)
+        }
+    }
+}
+
+pub(crate) fn proof(ctx: &Ctx, cmd: &ProofCmd) -> Res<i32> {
+    let l = ctx.open()?;
+    let kept = |size: Option<u64>| -> Res<crate::ledger::checkpoint::Kept> {
+        let k = match size {
+            Some(s) => l.checkpoint_at(s)?,
+            None => l.latest_checkpoint()?,
+        };
+        k.ok_or_else(|| {
+            Failure::from(match size {
+                Some(s) => format!("no checkpoint of size {s} is kept (proofs are against signed checkpoints); see `blotter checkpoint list`"),
+                None => "no checkpoint is kept yet; make one with `blotter checkpoint`".into(),
+            })
+        })
+    };
+    let (text, value) = match cmd {
+        ProofCmd::Inclusion {
+            seq,
+            size,
+            entry_out,
+        } => {
+            let k = kept(*size)?;
+            if *seq >= k.size {
+                return fail(format!(
+                    "entry {seq} is not in the checkpoint of size {}",
+                    k.size
+                ));
+            }
+            let hashes = l.inclusion_proof(*seq, k.size)?;
+            let note = Note::parse(&k.note)?;
+            let text = TlogProof::new(None, *seq, hashes, note)?.format()?;
+            if let Some(out) = entry_out {
+                let bytes = l
+                    .entry_bytes(*seq)?
+                    .ok_or_else(|| format!("entry {seq} is missing from the store"))?;
+                std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+            let v = json!({"seq": seq, "size": k.size, "proof": text});
+            (text, v)
+        }
+        ProofCmd::Consistency { from, to } => {
+            let k = kept(*to)?;
+            if *from == 0 || *from > k.size {
+                return fail(format!(
+                    "--from must be between 1 and the checkpoint's size {}",
+                    k.size
+                ));
+            }
+            let hashes = l.consistency_proof(*from, k.size)?;
+            let note = Note::parse(&k.note)?;
+            let text = AddCheckpoint::new(*from, hashes, note)?.format()?;
+            let v = json!({"from": from, "to": k.size, "proof": text});
+            (text, v)
+        }
+    };
+    ctx.out(value, || text.trim_end().to_string());
+    Ok(0)
+}
+
+fn audit_result<T: serde::Serialize>(
+    ctx: &Ctx,
+    r: Result<T, AuditError>,
+    human: impl FnOnce(&T) -> String,
+) -> Res<i32> {
+    match r {
+        Ok(v) => {
+            ctx.out(serde_json::to_value(&v)?, || human(&v));
+            Ok(0)
+        }
+        Err(AuditError::Unusable(m)) => fail(m),
+        Err(AuditError::Wrong(m)) => {
+            ctx.out(json!({"ok": false, "problem": m}), || {
+                format!("FAILED: {m}")
+            });
+            eprintln!("blotter: audit failed: {m}");
+            Ok(1)
+        }
+    }
+}
+
+pub(crate) fn audit(ctx: &Ctx, cmd: &AuditCmd) -> Res<i32> {
+    match cmd {
+        AuditCmd::Inclusion {
+            ledger_key,
+            checkpoint,
+            entry,
+            proof,
+        } => {
+            let vkey = read_vkey(ledger_key)?;
+            let cp = read(checkpoint)?;
+            let bytes = std::fs::read(entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+            let p = read(proof)?;
+            audit_result(ctx, audit::inclusion(&vkey, &cp, &bytes, &p), |v| {
+                format!(
+                    "ok: entry {} ({} of record {}) is in {}'s tree of size {}",
+                    v.seq, v.action, v.record, v.origin, v.tree_size
+                )
+            })
+        }
+        AuditCmd::Consistency {
+            ledger_key,
+            old,
+            new,
+            proof,
+        } => {
+            let vkey = read_vkey(ledger_key)?;
+            let r = audit::consistency(&vkey, &read(old)?, &read(new)?, &read(proof)?);
+            audit_result(ctx, r, |v| {
+                format!(
+                    "ok: {}'s checkpoint of size {} extends the one of size {}: nothing was removed or changed",
+                    v.origin, v.new_size, v.old_size
+                )
+            })
+        }
+    }
+}
+
+/// `--ledger-key` takes the verifier key itself or a file holding it.
+pub(crate) fn read_vkey(s: &str) -> Res<String> {
+    let p = Path::new(s);
+    if !s.contains('+') && p.is_file() {
+        return Ok(read(p)?.trim().to_string());
+    }
+    Ok(s.trim().to_string())
+}
+
+pub(crate) fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Res<i32> {
+    match cmd {
+        WitnessCmd::Register { vkey } => {
+            let w = WitnessKey::parse(&read_vkey(vkey)?).map_err(|e| {
+                format!("witness key: {e} (expected NAME+KEYID+BASE64 with key type 0x04)")
+            })?;
+            use crate::merkle::note::Verifier as _;
+            let action = Action::WitnessRegister {
+                key: w.public_key().to_bytes(),
+                name: w.name().to_string(),
+            };
+            let today = crate::ledger::append::today();
+            append_with(ctx, "registered witness", |_| {
+                Ok(crate::ledger::Draft::new_record("witness", today, action))
+            })
+        }
+        WitnessCmd::List => {
+            let l = ctx.open()?;
+            let ws = l.witnesses()?;
+            ctx.out(serde_json::to_value(&ws)?, || {
+                ws.iter()
+                    .map(|w| {
+                        format!(
+                            "{}  {}  (entry {})",
+                            w.name,
+                            hex::encode(w.key),
+                            w.registered
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(0)
+        }
+    }
+}
+
+pub(crate) fn ledger_key(ctx: &Ctx) -> Res<i32> {
+    let l = ctx.open()?;
+    let v = l.verifier_key()?;
+    ctx.out(json!({"verifier_key": v, "origin": l.origin()}), || {
+        v.clone()
+    });
+    Ok(0)
+}
