@@ -3,7 +3,8 @@
 //! People: two administrators, two supervisors, two clerks and an auditor, with keys in
 //! `DIR/keys/`. Records of every type over several years, amendments, status changes,
 //! attachments, a sealed record, a confidential juvenile record read by the auditor
-//! (logged). Then a full verification.
+//! (logged). A demo state archives witness (key in `DIR/keys/witness.key`) registered
+//! and cosigning a checkpoint. Then a full verification.
 
 use std::path::Path;
 
@@ -30,12 +31,16 @@ pub struct Summary {
     pub problem: Option<String>,
     pub sealed_record: String,
     pub confidential_record: String,
+    /// Size of the checkpoint the demo witness cosigned.
+    pub checkpoint: u64,
+    /// The ledger's checkpoint verifier key.
+    pub verifier_key: String,
 }
 
 impl Summary {
     pub fn text(&self) -> String {
         format!(
-            "demo ledger in {dir}: {} entries, {} records; verify: {}\nhead {}:{}\ntry:\n  blotter --ledger {dir} --key {dir}/keys/clerk.key record list --type arrest\n  blotter --ledger {dir} --key {dir}/keys/auditor.key record show {}   (sealed: the read is logged)\n  blotter --ledger {dir} verify",
+            "demo ledger in {dir}: {} entries, {} records; verify: {}\nhead {}:{}\ntry:\n  blotter --ledger {dir} --key {dir}/keys/clerk.key record list --type arrest\n  blotter --ledger {dir} --key {dir}/keys/auditor.key record show {}   (sealed: the read is logged)\n  blotter --ledger {dir} verify\n  blotter --ledger {dir} checkpoint show        (cosigned by the demo state archives witness)\n  blotter --ledger {dir} proof inclusion --seq 5 --entry-out e5.bin > p5.txt\n  blotter --ledger {dir} checkpoint show > c.txt\n  blotter audit inclusion --ledger-key {vkey} --checkpoint c.txt --entry e5.bin --proof p5.txt",
             self.entries,
             self.records,
             if self.verified { "ok".to_string() } else { format!("FAILED: {}", self.problem.clone().unwrap_or_default()) },
@@ -43,6 +48,7 @@ impl Summary {
             self.head,
             self.sealed_record,
             dir = self.dir,
+            vkey = self.verifier_key,
         )
     }
 }
@@ -305,6 +311,10 @@ pub fn build(dir: &Path, records: usize, log: &dyn Fn(&str)) -> Result<Summary, 
     let access = l.sign(&people["auditor"], access)?;
     l.read_content(&juvenile, Some(access))?;
     log("sealed one record on court order; logged the auditor's read of a confidential record");
+    let checkpoint = witness_round(dir, &mut l, &admin)?;
+    log(&format!(
+        "signed checkpoint {checkpoint} with the ledger key; the demo state archives witness cosigned it"
+    ));
 
     let report = l.verify(&VerifyOptions::default(), &|_| {})?;
     Ok(Summary {
@@ -318,7 +328,38 @@ pub fn build(dir: &Path, records: usize, log: &dyn Fn(&str)) -> Result<Summary, 
             .map(|p| format!("entry {}: {}", p.seq, p.what)),
         sealed_record: hex::encode(sealed),
         confidential_record: hex::encode(juvenile),
+        checkpoint,
+        verifier_key: l.verifier_key()?,
     })
+}
+
+/// The name of the demo's outside witness (the state archives, played by the demo).
+pub const DEMO_WITNESS: &str = "archives.demo-state.example/witness";
+
+/// Registers a demo witness (key in `DIR/keys/witness.key`), signs a checkpoint with the
+/// ledger key and has the witness cosign it, as `docs/WITNESS.md` describes. Returns the
+/// checkpoint's size.
+fn witness_round(dir: &Path, l: &mut Ledger, admin: &SigningKey) -> Result<u64, DemoError> {
+    use crate::merkle::{cosignature, note::Note};
+    let witness = SigningKey::generate(&mut rand::rngs::OsRng);
+    keyfile::save(&dir.join("keys").join("witness.key"), &witness, None)?;
+    let action = Action::WitnessRegister {
+        key: witness.verifying_key().to_bytes(),
+        name: DEMO_WITNESS.into(),
+    };
+    let reg = l.sign(admin, Draft::new_record("witness", today(), action))?;
+    l.append(vec![reg])?;
+    let ledger_key = keyfile::load(&l.checkpoint_key_path(), || None)?;
+    let kept = l.sign_checkpoint(&ledger_key)?;
+    let invalid = |e: crate::merkle::note::NoteError| LedgerError::Invalid(e.to_string());
+    let mut note = Note::parse(&kept.note).map_err(invalid)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let line = cosignature::cosign(note.text(), DEMO_WITNESS, &witness, now).map_err(invalid)?;
+    note.push_signature_lines(&line).map_err(invalid)?;
+    l.add_cosignatures(&note.encode().map_err(invalid)?)?;
+    Ok(kept.size)
 }
 
 fn today() -> Date {

@@ -249,6 +249,9 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
                     .map_err(|e| crate::ledger::LedgerError::Io(tmp.clone(), e.into_error()))
                     .map(|_| n)
             });
+            if st.restricted() {
+                super::tlog::after_write(&mut l);
+            }
             match res {
                 Ok(n) => {
                     std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -316,7 +319,11 @@ fn show(ctx: &Ctx, id: &str) -> Res<i32> {
         )?),
         _ => None,
     };
+    let logged = access.is_some();
     let content = l.read_content(&rid, access)?;
+    if logged {
+        super::tlog::after_write(&mut l);
+    }
     let content: serde_json::Value = serde_json::from_slice(&content)?;
     let case = l.case_number(&rid)?;
     let mut v = serde_json::to_value(&st)?;
