@@ -185,13 +185,14 @@ fn init(ctx: &Ctx, a: &args::InitArgs) -> Res<i32> {
         settings,
         ledger_key_path: a.ledger_key.clone(),
     };
-    let l = match Ledger::init(&a.dir, &admin, opts) {
+    let mut l = match Ledger::init(&a.dir, &admin, opts) {
         Ok(l) => l,
         Err(e) => {
             let _ = std::fs::remove_file(&a.admin_key);
             return Err(e.into());
         }
     };
+    tlog::after_write(&mut l);
     let admin_pub = hex::encode(admin.verifying_key().to_bytes());
     ctx.out(
         json!({"ledger": a.dir, "origin": l.origin(), "admin_key": a.admin_key, "admin_public_key": admin_pub}),
