@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::format::{Action, Entry};
 use crate::merkle::checkpoint::Checkpoint;
 use crate::merkle::cosignature::WitnessKey;
-use crate::merkle::note::{Note, NoteError, NoteVerifier};
+use crate::merkle::note::{Note, NoteError, NoteVerifier, Verifier as _};
 use crate::store::{Batch, Space};
 
 use super::{Ledger, LedgerError};
@@ -241,8 +241,10 @@ impl Ledger {
             Some(k) => Note::parse(&k.note).map_err(|e| bad(format!("kept checkpoint: {e}")))?,
             None => {
                 let mut n = Note::new(note.text()).map_err(bad)?;
+                let ours = self.note_verifier()?;
                 for s in note.signatures() {
-                    if s.name == self.origin {
+                    // INVARIANT: only the ledger key's own (verified) line is kept.
+                    if s.name == ours.name() && s.key_id == ours.key_id() {
                         n.push_signature(s.clone()).map_err(bad)?;
                     }
                 }
@@ -270,7 +272,6 @@ impl Ledger {
             )));
         }
         for (_, _, wk) in &witnesses {
-            use crate::merkle::note::Verifier;
             for s in note.signatures() {
                 let known = kept
                     .signatures()

@@ -1,7 +1,7 @@
 //! Offline audit: checks an inclusion or consistency proof against checkpoints the
 //! auditor holds, with nothing but the files and the ledger's verifier key. No ledger
 //! folder, no store, no network: this is what `blotter audit` runs, and what an
-//! auditor's own tools do (docs/FORMAT.md, "Checkpoints and proofs").
+//! auditor's own tools do (docs/FORMAT.md §11).
 //!
 //! Invariants:
 //! - Every checkpoint is accepted only with a valid signature of the pinned verifier key,
