@@ -160,7 +160,8 @@ pub enum ProofCmd {
         entry_out: Option<PathBuf>,
     },
     /// Consistency from tree size --from to the kept checkpoint of --to (default the
-    /// latest), in the C2SP tlog-witness `old N` form.
+    /// latest), in the C2SP tlog-witness `old N` form (`--from 0`: a witness's first
+    /// request, no proof).
     Consistency {
         #[arg(long)]
         from: u64,

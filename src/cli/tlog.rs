@@ -159,13 +159,18 @@ pub(crate) fn proof(ctx: &Ctx, cmd: &ProofCmd) -> Res<i32> {
         }
         ProofCmd::Consistency { from, to } => {
             let k = kept(*to)?;
-            if *from == 0 || *from > k.size {
+            if *from > k.size {
                 return fail(format!(
-                    "--from must be between 1 and the checkpoint's size {}",
+                    "--from must be at most the checkpoint's size {}",
                     k.size
                 ));
             }
-            let hashes = l.consistency_proof(*from, k.size)?;
+            // `old 0` with no proof is a witness's first request (C2SP tlog-witness).
+            let hashes = if *from == 0 {
+                Vec::new()
+            } else {
+                l.consistency_proof(*from, k.size)?
+            };
             let note = Note::parse(&k.note)?;
             let text = AddCheckpoint::new(*from, hashes, note)?.format()?;
             let v = json!({"from": from, "to": k.size, "proof": text});
