@@ -380,16 +380,3 @@ fn ledger_refuses_to_sign_a_checkpoint_inconsistent_with_a_kept_one() {
     assert_eq!(v.code, 1, "{v:?}");
     assert_eq!(v.problem_seq(), Some(size - 1), "{v:?}");
 }
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}

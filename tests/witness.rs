@@ -5,6 +5,9 @@
 //! The example binary is built by `cargo test` (all targets) or `cargo build --examples`;
 //! `cargo test --test witness` alone does not build it.
 
+mod common;
+use common::copy_dir;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -488,17 +491,4 @@ fn only_an_admin_registers_a_witness() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_eq!(s.json(&["witness", "list"]), before);
     assert_eq!(s.json(&["verify"])["entries"].as_u64().unwrap(), head);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
