@@ -106,6 +106,38 @@ proptest! {
     }
 }
 
+/// Flips one bit of stored entry `seq` at the byte `at(len)` picks, verifies, restores;
+/// returns the entry `verify` names and why.
+fn flip_and_verify(
+    ledger_dir: &std::path::Path,
+    seq: u64,
+    at: &dyn Fn(usize) -> usize,
+    bit: u8,
+) -> (u64, String) {
+    let key = [&b"E"[..], &seq.to_be_bytes()].concat();
+    let original = {
+        let db = common::open_store(ledger_dir);
+        let v = db.get(&key).unwrap().unwrap().to_vec();
+        let mut m = v.clone();
+        let i = at(m.len());
+        m[i] ^= 1 << bit;
+        db.insert(&key, m).unwrap();
+        db.flush().unwrap();
+        v
+    };
+    let report = {
+        let l = Ledger::open(ledger_dir).unwrap();
+        l.verify(&VerifyOptions::default(), &|_| {}).unwrap()
+    };
+    {
+        let db = common::open_store(ledger_dir);
+        db.insert(&key, original).unwrap();
+        db.flush().unwrap();
+    }
+    let p = report.problem.expect("a mutation must be detected");
+    (p.seq, p.what)
+}
+
 /// One small ledger for the mutation property; each case flips a byte, verifies, restores.
 #[test]
 fn verify_names_any_single_entry_mutation() {
@@ -114,6 +146,17 @@ fn verify_names_any_single_entry_mutation() {
     let summary = blotter::demo::build(&ledger_dir, 12, &|_| {}).unwrap();
     assert!(summary.verified);
     let n = summary.entries;
+    // The entry before the last is the edge case: the kept checkpoint covers the last
+    // entry, whose link breaks too; every byte of it, not only what proptest samples.
+    let len = {
+        let db = common::open_store(&ledger_dir);
+        let key = [&b"E"[..], &(n - 2).to_be_bytes()].concat();
+        db.get(&key).unwrap().unwrap().len()
+    };
+    for i in 0..len {
+        let (seq, what) = flip_and_verify(&ledger_dir, n - 2, &|_| i, 0);
+        assert_eq!(seq, n - 2, "byte {i}: wrong entry named: {what}");
+    }
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 64,
         ..ProptestConfig::default()
@@ -122,28 +165,8 @@ fn verify_names_any_single_entry_mutation() {
         .run(
             &(0..n, any::<prop::sample::Index>(), 0u8..8),
             |(seq, pos, bit)| {
-                let key = [&b"E"[..], &seq.to_be_bytes()].concat();
-                let original = {
-                    let db = common::open_store(&ledger_dir);
-                    let v = db.get(&key).unwrap().unwrap().to_vec();
-                    let mut m = v.clone();
-                    let i = pos.index(m.len());
-                    m[i] ^= 1 << bit;
-                    db.insert(&key, m).unwrap();
-                    db.flush().unwrap();
-                    v
-                };
-                let report = {
-                    let l = Ledger::open(&ledger_dir).unwrap();
-                    l.verify(&VerifyOptions::default(), &|_| {}).unwrap()
-                };
-                {
-                    let db = common::open_store(&ledger_dir);
-                    db.insert(&key, original).unwrap();
-                    db.flush().unwrap();
-                }
-                let p = report.problem.expect("a mutation must be detected");
-                prop_assert_eq!(p.seq, seq, "wrong entry named: {}", p.what);
+                let (named, what) = flip_and_verify(&ledger_dir, seq, &|len| pos.index(len), bit);
+                prop_assert_eq!(named, seq, "wrong entry named: {}", what);
                 Ok(())
             },
         )

@@ -407,7 +407,14 @@ impl Walk<'_> {
         self.prev_time = e.time_ms;
         self.expected = pos + 1;
         self.tree.append(c.leaf, |_, _, _| {});
-        if let Some((root, whose)) = self.roots.get(&self.tree.size()) {
+        // With the link into `pos` broken, the altered entry is `pos - 1` or `pos`; the
+        // next step (or `finish`) tells which, so a root mismatch here must not name it.
+        let root_at_size = if self.pending_break.is_none() {
+            self.roots.get(&self.tree.size())
+        } else {
+            None
+        };
+        if let Some((root, whose)) = root_at_size {
             if *root != self.tree.root() {
                 let n = self.tree.size();
                 return p(
