@@ -2,7 +2,8 @@
 //! through the CLI, verify (throughput and peak RSS), attach of a large file.
 //!
 //! `cargo bench --bench ledger` (BENCH_ENTRIES=1000000 for the large ledger,
-//! BENCH_ATTACH_MB to size the attachment, default 1024).
+//! BENCH_ATTACH_MB to size the attachment, default 1024; BENCH_KEEP=1 keeps the ledger
+//! and prints where).
 
 use std::io::Write;
 use std::path::Path;
@@ -72,7 +73,17 @@ fn main() {
     let bin = env!("CARGO_BIN_EXE_blotter");
     let tmp = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))
         .expect("tempdir");
-    let dir = tmp.path().join("ledger");
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // Keep the ledger (and clerk.key) for later measurements; the path is printed.
+        let kept = tmp.keep();
+        println!("ledger kept in {}", kept.display());
+        return run_in(&kept, n, attach_mb, bin);
+    }
+    run_in(tmp.path(), n, attach_mb, bin);
+}
+
+fn run_in(base: &Path, n: u64, attach_mb: u64, bin: &str) {
+    let dir = base.join("ledger");
     let admin = SigningKey::generate(&mut rand::rngs::OsRng);
     let opts = InitOptions {
         origin: "bench.example/pd".into(),
@@ -81,7 +92,7 @@ fn main() {
         ledger_key_path: None,
     };
     let mut l = Ledger::init(&dir, &admin, opts).expect("init");
-    let clerk_path = tmp.path().join("clerk.key");
+    let clerk_path = base.join("clerk.key");
     let clerk = blotter::crypto::keyfile::create(&clerk_path, None).expect("key");
     let reg = Action::KeyRegister {
         key: clerk.verifying_key().to_bytes(),
@@ -98,7 +109,7 @@ fn main() {
     l.append(vec![s]).expect("append");
 
     // Bulk import: n lines, 3 changes per record (create, amend, status).
-    let feed = tmp.path().join("feed.jsonl");
+    let feed = base.join("feed.jsonl");
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&feed).expect("feed"));
         let records = n / 3;
@@ -121,7 +132,7 @@ fn main() {
     drop(l);
 
     // Single record create through the CLI (process start included).
-    let payload = tmp.path().join("p.json");
+    let payload = base.join("p.json");
     std::fs::write(&payload, r#"{"summary":"one more"}"#).unwrap();
     let mut walls: Vec<f64> = (0..15)
         .map(|_| {
@@ -154,7 +165,7 @@ fn main() {
 
     // Attach a large file through the CLI.
     if attach_mb > 0 {
-        let big = tmp.path().join("big.bin");
+        let big = base.join("big.bin");
         {
             let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
             let chunk: Vec<u8> = (0..(1 << 20))
@@ -195,5 +206,4 @@ fn main() {
             attach_mb as f64 * 1.048576 / w.as_secs_f64()
         );
     }
-    let _ = Path::new(bin);
 }

@@ -1,8 +1,13 @@
 //! The library refuses changes by unknown, revoked or wrong-role keys and changes for
 //! another ledger, writing nothing; a replayed change is "already recorded".
 
+mod common;
+
 use blotter::crypto::keyfile;
+use blotter::format::entry::entry_hash;
 use blotter::format::{Action, Date, Role};
+use blotter::format::{Entry, SignedChange};
+use blotter::ledger::verify::VerifyOptions;
 use blotter::ledger::{Draft, InitOptions, Ledger, LedgerError, Outcome, Settings};
 use ed25519_dalek::SigningKey;
 
@@ -157,7 +162,32 @@ fn last_admin_cannot_be_revoked() {
         )
         .unwrap();
     let s = l.sign(&admin, dr).unwrap();
-    refused(l.append(vec![s]), "last administrator");
+    refused(l.append(vec![s.clone()]), "last administrator");
+
+    // Forged into the store behind the ledger's back (chained and numbered correctly,
+    // validly signed), `verify` still refuses it: it re-applies the rule.
+    let dir = d.path().join("l");
+    drop(l);
+    let db = common::open_store(&dir);
+    let (n, prev, time_ms) = common::get_head(&db);
+    let forged = Entry {
+        seq: n,
+        time_ms: time_ms + 1,
+        prev,
+        signed: SignedChange::decode(&s.signed).unwrap(),
+    }
+    .encode()
+    .unwrap();
+    common::put_entry(&db, n, &forged);
+    common::put_head(&db, n + 1, &entry_hash(&forged), time_ms + 1);
+    common::close(db);
+    let report = Ledger::open(&dir)
+        .unwrap()
+        .verify(&VerifyOptions::default(), &|_| {})
+        .unwrap();
+    let p = report.problem.expect("the forged revocation must be found");
+    assert_eq!(p.seq, n, "{}", p.what);
+    assert!(p.what.contains("last active administrator"), "{}", p.what);
 }
 
 #[test]

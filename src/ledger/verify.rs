@@ -3,9 +3,10 @@
 //! Checks, per entry: stored at its own sequence number (nothing missing, reordered or
 //! inserted); decodes canonically; links to its predecessor's hash; ledger time does not
 //! go back; strict signature; the signer's key registered, active and allowed the action
-//! at that sequence number (replayed from the log itself); the record's own chain
-//! (`record_prev`); content, side documents and attachments against their commitments
-//! (a payload missing without a disposal entry is a failure). At the end the last
+//! at that sequence number (replayed from the log itself), and no revocation of the last
+//! active administrator; the record's own chain (`record_prev`); content, side documents
+//! and attachments against their commitments (a payload missing without a disposal
+//! entry is a failure). At the end the last
 //! entry's hash is compared with the held head.
 //!
 //! Locating an altered entry: if entry k's bytes changed, the link from k to k+1 breaks;
@@ -543,8 +544,20 @@ impl Walk<'_> {
                 compromised_since,
             } => match self.keys.get_mut(key) {
                 Some(k) if k.record == c.record => {
+                    let was_admin = k.active && k.role == Role::Admin;
                     k.active = false;
                     k.compromised_since = *compromised_since;
+                    if was_admin
+                        && !self
+                            .keys
+                            .values()
+                            .any(|k| k.active && k.role == Role::Admin)
+                    {
+                        return Some(format!(
+                            "revokes key {}, the last active administrator's: the ledger refuses that",
+                            hex::encode(key)
+                        ));
+                    }
                 }
                 _ => {
                     return Some(format!(
