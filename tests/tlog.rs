@@ -60,8 +60,17 @@ impl Fixture {
     }
     /// Creates a record as the clerk (a local write, so a checkpoint follows).
     fn create(&self) {
+        let out = self.try_create();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    /// `record create` by the clerk, whatever its outcome.
+    fn try_create(&self) -> Output {
         let payload = self.file("p.json", br#"{"summary":"later"}"#);
-        self.ok(&[
+        self.run(&[
             "--key",
             &self.key("clerk"),
             "record",
@@ -70,7 +79,7 @@ impl Fixture {
             "incident",
             "--payload",
             s(&payload),
-        ]);
+        ])
     }
     /// The latest kept checkpoint, saved to a file.
     fn checkpoint(&self, name: &str) -> PathBuf {
@@ -367,7 +376,19 @@ fn ledger_refuses_to_sign_a_checkpoint_inconsistent_with_a_kept_one() {
             .unwrap();
         db.flush().unwrap();
     }
-    f.create();
+    // A write still succeeds (it is durable), but keeps no checkpoint and says so.
+    let head_before = f.run(&["--json", "checkpoint", "list"]);
+    let out = f.try_create();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no checkpoint was signed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        f.run(&["--json", "checkpoint", "list"]).stdout,
+        head_before.stdout
+    );
     let out = f.run(&["checkpoint"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

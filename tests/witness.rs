@@ -492,3 +492,80 @@ fn only_an_admin_registers_a_witness() {
     assert_eq!(s.json(&["witness", "list"]), before);
     assert_eq!(s.json(&["verify"])["entries"].as_u64().unwrap(), head);
 }
+
+/// `blotter audit cosignature`, with no ledger folder: the auditor's check that the
+/// state archives cosigned the checkpoint they hold.
+#[test]
+fn auditor_checks_cosignatures_offline() {
+    let s = Setup::new();
+    let (_, note, size) = s.round1();
+    let audit = |note: &str, wkeys: &[&str]| {
+        let f = s.file("held.txt", note);
+        let mut c = blotter();
+        c.args([
+            "audit",
+            "cosignature",
+            "--ledger-key",
+            &s.log_vkey,
+            "--checkpoint",
+        ])
+        .arg(&f);
+        for k in wkeys {
+            c.args(["--witness-key", k]);
+        }
+        c.output().unwrap()
+    };
+    let o = audit(&note, &[&s.vkey]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("size {size}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains(WNAME), "{}", stdout(&o));
+
+    // A bad cosignature line of that witness: exit 1, named.
+    let line = line_of(&note, WNAME);
+    let b64 = line.rsplit(' ').next().unwrap();
+    let mut raw = STANDARD.decode(b64).unwrap();
+    raw[4 + 8 + 3] ^= 0x01;
+    let o = audit(&note.replace(b64, &STANDARD.encode(&raw)), &[&s.vkey]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains(WNAME), "{}", stderr(&o));
+
+    // A witness that did not cosign: exit 1.
+    let other = new_witness("other.example/witness", &s.tmp.path().join("o.key"));
+    let o = audit(&note, &[&s.vkey, &other]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("did not cosign"), "{}", stderr(&o));
+
+    // A checkpoint of another ledger (the same note under a key it is not signed by).
+    let tmp2 = tempfile::tempdir().unwrap();
+    let other_ledger = common::demo(tmp2.path(), "other", 5);
+    let other_vkey = stdout(
+        &blotter()
+            .arg("--ledger")
+            .arg(&other_ledger)
+            .args(["key", "ledger"])
+            .output()
+            .unwrap(),
+    );
+    let f = s.file("held.txt", &note);
+    let o = blotter()
+        .args([
+            "audit",
+            "cosignature",
+            "--ledger-key",
+            other_vkey.trim(),
+            "--checkpoint",
+        ])
+        .arg(&f)
+        .args(["--witness-key", &s.vkey])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+
+    // A malformed witness key: the check cannot run, exit 2.
+    let o = audit(&note, &["not-a-key"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

@@ -198,6 +198,17 @@ pub enum AuditCmd {
         #[arg(long)]
         proof: PathBuf,
     },
+    /// Check that witnesses cosigned the checkpoint you hold (C2SP tlog-cosignature).
+    Cosignature {
+        #[arg(long)]
+        ledger_key: String,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// A witness's verifier key NAME+KEYID+BASE64 (key type 0x04), or a file
+        /// holding it; repeat for each witness that must have cosigned.
+        #[arg(long = "witness-key", required = true)]
+        witness_keys: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -76,6 +76,12 @@ impl Ctx<'_> {
     pub fn open(&self) -> Res<Ledger> {
         Ok(Ledger::open(self.ledger_dir()?)?)
     }
+    /// Opens the ledger for a write that keeps a checkpoint in its own batch.
+    pub fn open_for_write(&self) -> Res<Ledger> {
+        let mut l = self.open()?;
+        tlog::arm_checkpoints(&mut l);
+        Ok(l)
+    }
     pub fn key(&self) -> Res<SigningKey> {
         match &self.cli.key {
             Some(p) => load_key(p),
@@ -312,7 +318,7 @@ pub(crate) fn append_with(
     build: impl FnOnce(&Ledger) -> Res<crate::ledger::Draft>,
 ) -> Res<i32> {
     let key = ctx.key()?;
-    let mut l = ctx.open()?;
+    let mut l = ctx.open_for_write()?;
     let d = build(&l)?;
     let record = hex::encode(d.record);
     let sub = l.sign(&key, d)?;
@@ -328,7 +334,7 @@ pub(crate) fn append_with(
 
 fn import(ctx: &Ctx, file: &Path) -> Res<i32> {
     let key = ctx.key()?;
-    let mut l = ctx.open()?;
+    let mut l = ctx.open_for_write()?;
     let pb = ctx.progress(0, "import");
     let sum = crate::import::import(&mut l, &key, file, &|n, total| {
         pb.set_length(total);

@@ -170,7 +170,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
         RecordCmd::Attach { id, file } => {
             let rid = parse_id(id)?;
             let key = ctx.key()?;
-            let mut l = ctx.open()?;
+            let mut l = ctx.open_for_write()?;
             let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let mut r = std::io::BufReader::with_capacity(1 << 20, f);
             let staged = l.stage_attachment(&rid, &mut r)?;
@@ -218,7 +218,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
         RecordCmd::GetAttachment { id, blob, out } => {
             let rid = parse_id(id)?;
             let blob = super::parse_key(blob)?;
-            let mut l = ctx.open()?;
+            let mut l = ctx.open_for_write()?;
             let st = l
                 .record(&rid)?
                 .ok_or_else(|| format!("record {id} not found"))?;
@@ -305,7 +305,7 @@ fn access_change(
 
 fn show(ctx: &Ctx, id: &str) -> Res<i32> {
     let rid = parse_id(id)?;
-    let mut l = ctx.open()?;
+    let mut l = ctx.open_for_write()?;
     let st = l
         .record(&rid)?
         .ok_or_else(|| format!("record {id} not found"))?;

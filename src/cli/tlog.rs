@@ -19,18 +19,27 @@ fn read(path: &Path) -> Res<String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
-/// After a local write: sign a checkpoint of the new head when the ledger key is
-/// readable here (DESIGN.md: "a local write checkpoints when it can read the ledger
-/// key"). The write is already durable, so a failure is reported, not fatal.
-pub(crate) fn after_write(l: &mut Ledger) {
+/// Before a local write: arm the ledger to keep a checkpoint of each append's new head
+/// in that append's own atomic batch, when the ledger key is readable here (DESIGN.md:
+/// "a local write checkpoints when it can read the ledger key"). Without it the write
+/// goes ahead uncheckpointed; the daemon's timer or `blotter checkpoint` signs later.
+pub(crate) fn arm_checkpoints(l: &mut Ledger) {
     let path = l.checkpoint_key_path();
     if !path.is_file() {
         return;
     }
-    let signed = keyfile::load(&path, || None)
+    let armed = keyfile::load(&path, || None)
         .map_err(|e| e.to_string())
-        .and_then(|k| l.sign_checkpoint(&k).map_err(|e| e.to_string()));
-    if let Err(e) = signed {
+        .and_then(|k| l.keep_checkpoints_with(k).map_err(|e| e.to_string()));
+    if let Err(e) = armed {
+        eprintln!("blotter: warning: this write will keep no checkpoint: {e}");
+    }
+}
+
+/// After a local write: report an armed append that could not keep its checkpoint. The
+/// write itself is durable, so this is a warning, not a failure.
+pub(crate) fn after_write(l: &mut Ledger) {
+    if let Some(e) = l.take_checkpoint_warning() {
         eprintln!("blotter: warning: the change is recorded, but no checkpoint was signed: {e}");
     }
 }
@@ -234,6 +243,31 @@ pub(crate) fn audit(ctx: &Ctx, cmd: &AuditCmd) -> Res<i32> {
                     "ok: {}'s checkpoint of size {} extends the one of size {}: nothing was removed or changed",
                     v.origin, v.new_size, v.old_size
                 )
+            })
+        }
+        AuditCmd::Cosignature {
+            ledger_key,
+            checkpoint,
+            witness_keys,
+        } => {
+            let vkey = read_vkey(ledger_key)?;
+            let wkeys = witness_keys
+                .iter()
+                .map(|k| read_vkey(k))
+                .collect::<Res<Vec<_>>>()?;
+            let r = audit::cosignatures(&vkey, &read(checkpoint)?, &wkeys);
+            audit_result(ctx, r, |v| {
+                let mut s = format!(
+                    "ok: {}'s checkpoint of size {} is signed by the ledger and cosigned by",
+                    v.origin, v.tree_size
+                );
+                for w in &v.witnesses {
+                    let at = jiff::Timestamp::from_second(w.timestamp as i64)
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|_| w.timestamp.to_string());
+                    s.push_str(&format!("\n  {} at {at}", w.name));
+                }
+                s
             })
         }
     }

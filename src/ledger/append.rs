@@ -309,6 +309,18 @@ impl Ledger {
             super::tree::TREE_SIZE,
             &tree.size().to_be_bytes(),
         );
+        self.checkpoint_warning = None;
+        if let (Some(key), true) = (&self.checkpoint_key, head.size > self.head.size) {
+            // The kept checkpoint is consistent with the stored tree (checked), and this
+            // batch only appends to it, so the new root extends it.
+            match self.checkpoint_note(key, head.size, tree.root()) {
+                Ok(super::checkpoint::Signed::New(note)) => {
+                    batch.put(Space::Checkpoint, &head.size.to_be_bytes(), note.as_bytes())
+                }
+                Ok(super::checkpoint::Signed::AlreadyKept(_)) => {}
+                Err(e) => self.checkpoint_warning = Some(e.to_string()),
+            }
+        }
         self.store.commit(batch)?;
         self.head = head;
         self.keys.extend(keys);

@@ -63,6 +63,14 @@ pub struct Kept {
     pub note: String,
 }
 
+/// What [`Ledger::checkpoint_note`] made.
+pub(crate) enum Signed {
+    /// The latest kept checkpoint is already of the size asked for.
+    AlreadyKept(Kept),
+    /// A freshly signed note, not yet kept.
+    New(String),
+}
+
 /// What `checkpoint cosign` stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct Cosigned {
@@ -107,19 +115,62 @@ impl Ledger {
         self.dir.join("ledger.key")
     }
 
-    /// Signs and keeps a checkpoint of the current head, unless the latest kept one is
-    /// already of this size. Returns the latest kept checkpoint.
-    pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<Kept, LedgerError> {
+    /// Arms checkpoints: from now on every append that adds entries keeps a checkpoint
+    /// of its new head in its own atomic batch (one durable commit, not two). Refuses a
+    /// key that is not the ledger key named in the genesis entry.
+    pub fn keep_checkpoints_with(&mut self, key: SigningKey) -> Result<(), LedgerError> {
+        self.check_ledger_key(&key)?;
+        self.checkpoint_key = Some(key);
+        Ok(())
+    }
+
+    /// Why the last append kept no checkpoint although armed (the store disagrees with a
+    /// kept checkpoint, say); the append itself was durable.
+    pub fn take_checkpoint_warning(&mut self) -> Option<String> {
+        self.checkpoint_warning.take()
+    }
+
+    fn check_ledger_key(&self, key: &SigningKey) -> Result<(), LedgerError> {
         if key.verifying_key().to_bytes() != self.ledger_public_key()? {
             return Err(bad(
                 "this key is not the ledger key named in the genesis entry; checkpoints are signed only by the ledger key",
             ));
         }
+        Ok(())
+    }
+
+    /// Signs and keeps a checkpoint of the current head, unless the latest kept one is
+    /// already of this size. Returns the latest kept checkpoint.
+    pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<Kept, LedgerError> {
+        self.check_ledger_key(key)?;
         let size = self.head.size;
-        let root = self.tree.root();
+        match self.checkpoint_note(key, size, self.tree.root())? {
+            Signed::AlreadyKept(k) => Ok(k),
+            Signed::New(note) => {
+                let mut b = Batch::default();
+                b.put(Space::Checkpoint, &size.to_be_bytes(), note.as_bytes());
+                self.store.commit(b)?;
+                Ok(Kept { size, note })
+            }
+        }
+    }
+
+    /// The signed note of a checkpoint of the tree of `size` leaves with `root`, after
+    /// checking that the latest kept checkpoint is consistent with the stored tree.
+    ///
+    /// INVARIANT: the ledger never signs a checkpoint inconsistent with a kept one. The
+    /// latest kept size m must be at most `size` and the stored tree's root at m must be
+    /// the kept root; the tree is append-only, so every earlier kept one agrees too.
+    /// The caller guarantees that `root` extends the stored tree (the stored nodes up to
+    /// the current head, plus this batch's appends).
+    pub(crate) fn checkpoint_note(
+        &self,
+        key: &SigningKey,
+        size: u64,
+        root: crate::merkle::Hash,
+    ) -> Result<Signed, LedgerError> {
         if let Some(last) = self.latest_checkpoint()? {
             let held = self.parse_kept(&last)?;
-            // INVARIANT: never sign a checkpoint inconsistent with a kept one.
             if held.size > size || self.root_at(held.size)? != held.root {
                 return Err(bad(format!(
                     "refusing to sign: the kept checkpoint of size {} does not match the tree (now {size} entries); the store was altered or rolled back, run `blotter verify`",
@@ -127,7 +178,7 @@ impl Ledger {
                 )));
             }
             if held.size == size {
-                return Ok(last);
+                return Ok(Signed::AlreadyKept(last));
             }
         }
         let body = Checkpoint {
@@ -139,10 +190,7 @@ impl Ledger {
         .to_body()
         .map_err(bad)?;
         let note = crate::merkle::note::sign(&body, &self.origin, key).map_err(bad)?;
-        let mut b = Batch::default();
-        b.put(Space::Checkpoint, &size.to_be_bytes(), note.as_bytes());
-        self.store.commit(b)?;
-        Ok(Kept { size, note })
+        Ok(Signed::New(note))
     }
 
     /// Every kept checkpoint, oldest first.

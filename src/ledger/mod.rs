@@ -107,6 +107,11 @@ pub struct Ledger {
     pub(crate) head: Head,
     /// The right edge of the Merkle tree; always `head.size` leaves.
     pub(crate) tree: crate::merkle::CompactRange,
+    /// With the ledger key armed, every append keeps a checkpoint of its new head in its
+    /// own batch ([`Ledger::keep_checkpoints_with`]).
+    pub(crate) checkpoint_key: Option<ed25519_dalek::SigningKey>,
+    /// Why the last append kept no checkpoint although armed, if it did not.
+    pub(crate) checkpoint_warning: Option<String>,
 }
 
 /// What `init` needs besides the folder.
@@ -160,6 +165,8 @@ impl Ledger {
             keys,
             head,
             tree,
+            checkpoint_key: None,
+            checkpoint_warning: None,
         })
     }
 
@@ -262,6 +269,8 @@ impl Ledger {
             keys: HashMap::new(),
             head,
             tree: crate::merkle::CompactRange::new(),
+            checkpoint_key: Some(ledger_key),
+            checkpoint_warning: None,
         };
         let sub = append::genesis(
             &ledger,
