@@ -367,3 +367,99 @@ fn field_date(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+    use serde_json::json;
+
+    fn facts(fields: serde_json::Value) -> RecordFacts {
+        RecordFacts {
+            id: [0; 16],
+            record_type: "incident".into(),
+            created_on: date(2020, 2, 29),
+            closed_on: None,
+            last_action_on: date(2021, 8, 31),
+            fields: fields.as_object().cloned().unwrap_or_default(),
+            holds: vec![],
+        }
+    }
+
+    fn after(trigger: Trigger, years: u32) -> Rule {
+        Rule::After {
+            trigger,
+            period: Period::years(years),
+        }
+    }
+
+    #[test]
+    fn ranks_put_the_longest_retention_first() {
+        let on = |y| Due::On {
+            trigger: date(2000, 1, 1),
+            eligible: date(y, 1, 1),
+        };
+        assert!(Due::Never.rank() > Due::Missing("x".into()).rank());
+        assert!(Due::Review("x".into()).rank() > on(2900).rank());
+        assert!(on(2030).rank() > on(2029).rank());
+    }
+
+    #[test]
+    fn combinators_pick_dates_and_unknowns() {
+        let p = Policy::new("UTC", "10-01", None).unwrap();
+        let f = facts(json!({"superseded_on": "2030-06-30"}));
+        let long = Rule::WhicheverLonger(vec![
+            after(Trigger::Created, 3),
+            after(Trigger::Superseded, 0),
+        ]);
+        assert_eq!(
+            due(&long, &f, &p),
+            Due::On {
+                trigger: date(2030, 6, 30),
+                eligible: date(2030, 6, 30)
+            }
+        );
+        let short =
+            Rule::WhicheverShorter(vec![after(Trigger::Created, 3), after(Trigger::Death, 0)]);
+        assert_eq!(
+            due(&short, &f, &p),
+            Due::On {
+                trigger: date(2020, 2, 29),
+                eligible: date(2023, 2, 28)
+            }
+        );
+        let until = Rule::AndUntil(vec![
+            after(Trigger::Created, 1),
+            after(Trigger::CaseClosed, 0),
+        ]);
+        assert!(matches!(due(&until, &f, &p), Due::Missing(_)));
+        let never = Rule::AndUntil(vec![after(Trigger::CaseClosed, 1), Rule::Permanent]);
+        assert_eq!(due(&never, &f, &p), Due::Never);
+        // Fiscal year from 10-01: Feb 29, 2020 is in FY 2019-20, which ends Sep 30, 2020.
+        let fy = after(Trigger::FiscalYearEnd(Box::new(Trigger::Created)), 2);
+        assert_eq!(
+            due(&fy, &f, &p),
+            Due::On {
+                trigger: date(2020, 10, 1),
+                eligible: date(2022, 10, 1)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_field_values_need_review_not_a_guess() {
+        let p = Policy::new("UTC", "07-01", None).unwrap();
+        for v in [json!(20240101), json!("soon"), json!(true)] {
+            let f = facts(json!({ "died_on": v }));
+            assert!(
+                matches!(due(&after(Trigger::Death, 1), &f, &p), Due::Review(_)),
+                "{v}"
+            );
+        }
+        let f = facts(json!({ "died_on": null }));
+        assert!(matches!(
+            due(&after(Trigger::Death, 1), &f, &p),
+            Due::Missing(_)
+        ));
+    }
+}

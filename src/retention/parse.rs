@@ -162,82 +162,59 @@ fn span_of_id(text: &str, id: &str) -> Range<usize> {
 }
 
 fn check_item(cx: &Ctx, raw: RawItem, span: Range<usize>) -> Result<Item, ScheduleError> {
-    let id = cx.text_of(raw.id, &span, "id")?;
-    let at = |what: &str| format!("item {id:?}: {what}");
-    let missing = |key: &str| cx.err(span.clone(), at(&format!("missing `{key}`")));
-    let authority = cx
-        .text_of(raw.authority, &span, "authority")
-        .map_err(|e| ScheduleError {
-            what: at(&e.what),
-            ..e
-        })?;
-    let title = cx
-        .text_of(raw.title, &span, "title")
-        .map_err(|e| ScheduleError {
-            what: at(&e.what),
-            ..e
-        })?;
-    let retention_text = cx
-        .text_of(raw.retention_text, &span, "retention_text")
-        .map_err(|e| ScheduleError {
-            what: at(&e.what),
-            ..e
-        })?;
-    let source = cx
-        .text_of(raw.source, &span, "source")
-        .map_err(|e| ScheduleError {
-            what: at(&e.what),
-            ..e
-        })?;
+    let id = cx.text_of(raw.id.clone(), &span, "id")?;
+    check_item_body(cx, raw, &span, id.clone()).map_err(|e| ScheduleError {
+        what: format!("item {id:?}: {}", e.what),
+        ..e
+    })
+}
+
+/// Everything of an item but its id; errors are prefixed with the id by the caller.
+fn check_item_body(
+    cx: &Ctx,
+    raw: RawItem,
+    span: &Range<usize>,
+    id: String,
+) -> Result<Item, ScheduleError> {
+    let missing = |key: &str| cx.err(span.clone(), format!("missing `{key}`"));
+    let authority = cx.text_of(raw.authority, span, "authority")?;
+    let title = cx.text_of(raw.title, span, "title")?;
+    let retention_text = cx.text_of(raw.retention_text, span, "retention_text")?;
+    let source = cx.text_of(raw.source, span, "source")?;
     let types = raw.record_types.ok_or_else(|| missing("record_types"))?;
     if types.get_ref().is_empty() {
-        return Err(cx.err(types.span(), at("`record_types` is empty")));
+        return Err(cx.err(types.span(), "`record_types` is empty"));
     }
     let mut record_types = Vec::new();
     for t in types.into_inner() {
         if let Err(e) = crate::format::check_name("record type", t.get_ref()) {
-            return Err(cx.err(t.span(), at(&e.to_string())));
+            return Err(cx.err(t.span(), e.to_string()));
         }
         record_types.push(t.into_inner());
     }
-    let conf = raw.confidence.ok_or_else(|| missing("confidence"))?;
-    let confidence = match conf.get_ref().as_str() {
-        "M" => {
-            return Err(cx.err(
-                conf.span(),
-                at("confidence M (unverified) may not be shipped as a schedule item; leave the item out"),
-            ))
-        }
-        s => Confidence::from_name(s).ok_or_else(|| {
-            cx.err(conf.span(), at(&format!("unknown confidence {s:?} (expected V, P, S or A)")))
-        })?,
-    };
+    let confidence = check_confidence(cx, raw.confidence.ok_or_else(|| missing("confidence"))?)?;
     let disp = raw.disposition.ok_or_else(|| missing("disposition"))?;
     let disposition = Disposition::from_name(disp.get_ref()).ok_or_else(|| {
         cx.err(
             disp.span(),
-            at(&format!(
+            format!(
                 "unknown disposition {:?} (expected destroy, transfer-archives, transfer-other, permanent, review or appraise)",
                 disp.get_ref()
-            )),
+            ),
         )
     })?;
     let rule = raw.rule.ok_or_else(|| missing("rule"))?;
     let rule_span = rule.span();
-    let rule =
-        check_rule(cx, rule.into_inner(), rule_span.clone(), 0).map_err(|e| ScheduleError {
-            what: at(&e.what),
-            ..e
-        })?;
+    let rule = check_rule(cx, rule.into_inner(), rule_span, 0)?;
     if (rule == Rule::Permanent) != (disposition == Disposition::Permanent) {
         return Err(cx.err(
             disp.span(),
-            at("`disposition = \"permanent\"` goes with `rule = { trigger = \"permanent\" }`, and only with it"),
+            "`disposition = \"permanent\"` goes with `rule = { trigger = \"permanent\" }`, and only with it",
         ));
     }
     Ok(Item {
-        when: check_conditions(cx, raw.when, &id)?,
-        unless: check_conditions(cx, raw.unless, &id)?,
+        when: check_conditions(cx, raw.when)?,
+        unless: check_conditions(cx, raw.unless)?,
         id,
         authority,
         title,
@@ -251,10 +228,24 @@ fn check_item(cx: &Ctx, raw: RawItem, span: Range<usize>) -> Result<Item, Schedu
     })
 }
 
+fn check_confidence(cx: &Ctx, conf: Spanned<String>) -> Result<Confidence, ScheduleError> {
+    match conf.get_ref().as_str() {
+        "M" => Err(cx.err(
+            conf.span(),
+            "confidence M (unverified) may not be shipped as a schedule item; leave the item out",
+        )),
+        s => Confidence::from_name(s).ok_or_else(|| {
+            cx.err(
+                conf.span(),
+                format!("unknown confidence {s:?} (expected V, P, S or A)"),
+            )
+        }),
+    }
+}
+
 fn check_conditions(
     cx: &Ctx,
     table: Option<Spanned<toml::Table>>,
-    id: &str,
 ) -> Result<Vec<Condition>, ScheduleError> {
     let Some(table) = table else {
         return Ok(Vec::new());
@@ -275,7 +266,7 @@ fn check_conditions(
         let values = values.ok_or_else(|| {
             cx.err(
                 span.clone(),
-                format!("item {id:?}: condition on `{field}` must be a string, boolean, integer or a non-empty list of them"),
+                format!("condition on `{field}` must be a string, boolean, integer or a non-empty list of them"),
             )
         })?;
         out.push(Condition { field, values });
@@ -422,22 +413,6 @@ fn check_trigger(
     field: Option<Spanned<String>>,
 ) -> Result<Trigger, ScheduleError> {
     let t = match name.get_ref().as_str() {
-        "created" | "case_opened" => Trigger::Created,
-        "case_closed" => Trigger::CaseClosed,
-        "last_action" => Trigger::LastAction,
-        "final_disposition" => Trigger::FinalDisposition,
-        "appeals_exhausted" => Trigger::AppealsExhausted,
-        "disposition_and_appeals_exhausted" => Trigger::DispositionAndAppealsExhausted,
-        "final_action" => Trigger::FinalAction,
-        "investigation_concluded" => Trigger::InvestigationConcluded,
-        "resolved" => Trigger::Resolved,
-        "superseded" => Trigger::Superseded,
-        "served_or_recalled" => Trigger::ServedOrRecalled,
-        "expired" => Trigger::Expired,
-        "sentence_completed" => Trigger::SentenceCompleted,
-        "date_of_birth" => Trigger::DateOfBirth,
-        "death" => Trigger::Death,
-        "no_longer_needed" => Trigger::NoLongerNeeded,
         "date_field" => {
             let f = field.ok_or_else(|| {
                 cx.err(
@@ -450,12 +425,12 @@ fn check_trigger(
             }
             return Ok(Trigger::DateField(f.get_ref().trim().to_string()));
         }
-        other => {
-            return Err(cx.err(
+        other => Trigger::from_name(other).ok_or_else(|| {
+            cx.err(
                 name.span(),
                 format!("unknown trigger {other:?} (see docs/RETENTION.md, \"Rules\")"),
-            ))
-        }
+            )
+        })?,
     };
     if let Some(f) = field {
         return Err(cx.err(

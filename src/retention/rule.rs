@@ -176,6 +176,30 @@ impl Trigger {
         }
     }
 
+    /// A trigger named in a schedule file, for the names that take no argument
+    /// (`date_field`, the year ends, `permanent` and `review` are read by the parser).
+    pub fn from_name(name: &str) -> Option<Trigger> {
+        Some(match name {
+            "created" | "case_opened" => Trigger::Created,
+            "case_closed" => Trigger::CaseClosed,
+            "last_action" => Trigger::LastAction,
+            "final_disposition" => Trigger::FinalDisposition,
+            "appeals_exhausted" => Trigger::AppealsExhausted,
+            "disposition_and_appeals_exhausted" => Trigger::DispositionAndAppealsExhausted,
+            "final_action" => Trigger::FinalAction,
+            "investigation_concluded" => Trigger::InvestigationConcluded,
+            "resolved" => Trigger::Resolved,
+            "superseded" => Trigger::Superseded,
+            "served_or_recalled" => Trigger::ServedOrRecalled,
+            "expired" => Trigger::Expired,
+            "sentence_completed" => Trigger::SentenceCompleted,
+            "date_of_birth" => Trigger::DateOfBirth,
+            "death" => Trigger::Death,
+            "no_longer_needed" => Trigger::NoLongerNeeded,
+            _ => return None,
+        })
+    }
+
     /// The payload fields this trigger reads, earliest-wins when several (empty for
     /// triggers that read [`RecordFacts`](super::RecordFacts) or the policy).
     pub fn fields(&self) -> Vec<&str> {

@@ -229,3 +229,33 @@ impl Schedule {
         self.items.iter().find(|i| i.id == id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conditions_match_values_of_their_own_type() {
+        let c = |values| Condition {
+            field: "f".into(),
+            values,
+        };
+        let fields = |v: serde_json::Value| json!({ "f": v }).as_object().cloned().unwrap();
+        let text = c(vec![
+            FieldValue::Text("felony".into()),
+            FieldValue::Text("homicide".into()),
+        ]);
+        assert!(text.holds(&fields(json!(" Felony "))));
+        assert!(text.holds(&fields(json!("homicide"))));
+        assert!(!text.holds(&fields(json!("misdemeanor"))));
+        assert!(!text.holds(&fields(json!(true))));
+        assert!(!text.holds(&serde_json::Map::new()));
+        let b = c(vec![FieldValue::Bool(false)]);
+        assert!(b.holds(&fields(json!(false))));
+        assert!(!b.holds(&fields(json!("false"))));
+        let i = c(vec![FieldValue::Integer(3)]);
+        assert!(i.holds(&fields(json!(3))));
+        assert!(!i.holds(&fields(json!(3.5))));
+    }
+}
