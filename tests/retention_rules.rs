@@ -690,6 +690,11 @@ fn the_demo_state_reports_what_it_does_not_cover() {
         "{}",
         out.reason
     );
+    assert!(
+        out.reason.contains("not before 2011-02-28 in any case"),
+        "{}",
+        out.reason
+    );
 }
 
 #[test]

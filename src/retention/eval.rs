@@ -235,7 +235,16 @@ fn due(rule: &Rule, facts: &RecordFacts, policy: &Policy) -> Due {
                     }
                 }
             }
-            unknown.or(latest).unwrap_or(Due::Never)
+            match (unknown, latest) {
+                // Say how long the known parts keep the record at least.
+                (Some(Due::Missing(w)), Some(Due::On { eligible, .. })) => {
+                    Due::Missing(format!("{w}; not before {eligible} in any case"))
+                }
+                (Some(Due::Review(w)), Some(Due::On { eligible, .. })) => {
+                    Due::Review(format!("{w}; not before {eligible} in any case"))
+                }
+                (unknown, latest) => unknown.or(latest).unwrap_or(Due::Never),
+            }
         }
         Rule::WhicheverShorter(rules) => {
             let all: Vec<Due> = rules.iter().map(|r| due(r, facts, policy)).collect();
