@@ -12,4 +12,5 @@ pub mod format;
 pub mod import;
 pub mod ledger;
 pub mod merkle;
+pub mod retention;
 pub mod store;
