@@ -43,7 +43,8 @@ use crate::store::{Batch, Space};
 /// What [`Ledger::destroy_data`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Destroyed {
-    /// Records asked for whose data key this call made unrecoverable.
+    /// Records asked for whose data key this call made unrecoverable (record-id order,
+    /// as are the other lists).
     pub destroyed: Vec<[u8; 16]>,
     /// Records asked for whose data key was already gone. Nothing is destroyed twice;
     /// housekeeping an interrupted call left undone is finished.
@@ -130,14 +131,20 @@ impl Ledger {
 
     fn destroy_with(&mut self, records: &[[u8; 16]], t: Tuning) -> Result<Destroyed, LedgerError> {
         let mut report = Destroyed::default();
+        // Record-id order: the store's rows of neighbouring ids share pages.
+        let mut asked = records.to_vec();
+        asked.sort_unstable();
+        asked.dedup();
+        let standings = asked
+            .par_iter()
+            .map(|id| {
+                self.check_destroyable(id)?;
+                self.standing(id)
+            })
+            .collect::<Result<Vec<_>, LedgerError>>()?;
         let mut doomed: HashMap<[u8; 16], u32> = HashMap::new();
-        let mut asked = HashSet::new();
-        for id in records {
-            if !asked.insert(*id) {
-                continue;
-            }
-            self.check_destroyable(id)?;
-            match self.standing(id)? {
+        for (id, standing) in asked.iter().zip(standings) {
+            match standing {
                 Standing::Live(epoch) => {
                     doomed.insert(*id, epoch);
                     report.destroyed.push(*id);
@@ -146,13 +153,15 @@ impl Ledger {
             }
         }
         for id in self.journalled()? {
-            if let (false, Standing::Live(epoch)) = (asked.contains(&id), self.standing(&id)?) {
+            if let (Err(_), Standing::Live(epoch)) = (asked.binary_search(&id), self.standing(&id)?)
+            {
                 doomed.insert(id, epoch);
                 report.resumed.push(id);
             }
         }
         if !doomed.is_empty() {
-            let ids: Vec<[u8; 16]> = doomed.keys().copied().collect();
+            let mut ids: Vec<[u8; 16]> = doomed.keys().copied().collect();
+            ids.sort_unstable();
             self.write_journal(&ids, &t)?;
             t.reached(Step::Journalled)?;
             let retired: BTreeSet<u32> = doomed.values().copied().collect();

@@ -110,14 +110,22 @@ impl Ledger {
     /// Step 5 for every journalled record whose key is gone. Returns (records swept,
     /// blobs unlinked).
     pub(super) fn sweep_destroyed(&self, t: &Tuning) -> Result<(u64, u64), LedgerError> {
-        let mut gone = Vec::new();
-        for kv in self.store.scan(Space::Destroying, b"") {
-            let (k, v) = kv?;
-            let id = record_id(&k)?;
-            if self.standing(&id)? == Standing::Gone {
-                gone.push((id, Journal::decode(&id, &v)?));
-            }
-        }
+        let rows = self
+            .store
+            .scan(Space::Destroying, b"")
+            .collect::<Result<Vec<_>, _>>()?;
+        let gone: Vec<([u8; 16], Journal)> = rows
+            .par_iter()
+            .map(|(k, v)| {
+                let id = record_id(k)?;
+                match self.standing(&id)? {
+                    Standing::Gone => Ok(Some((id, Journal::decode(&id, v)?))),
+                    Standing::Live(_) => Ok(None),
+                }
+            })
+            .filter_map(Result::transpose)
+            .collect::<Result<_, LedgerError>>()?;
+        drop(rows);
         if gone.iter().any(|(_, j)| j.imported) {
             self.sweep_source_changes(&gone, t)?;
         }
@@ -196,15 +204,20 @@ impl Ledger {
         for seq in self.record_seqs(id)? {
             let e = self.entry(seq)?;
             let hash = e.signed.hash();
-            for kind in [
-                CommitmentKind::Content,
-                CommitmentKind::SideDocument,
-                CommitmentKind::Attachment,
-            ] {
-                rows.push((Space::Sealed, [&hash[..], &[kind.code()]].concat()));
+            let c = &e.signed.change;
+            let mut kinds = Vec::new();
+            if c.payload.is_some() {
+                kinds.push(CommitmentKind::Content);
             }
-            if let Action::RecordAttach { blob, .. } = e.signed.change.action {
+            if c.side_doc.is_some() {
+                kinds.push(CommitmentKind::SideDocument);
+            }
+            if let Action::RecordAttach { blob, .. } = c.action {
+                kinds.push(CommitmentKind::Attachment);
                 blobs.push(blob);
+            }
+            for kind in kinds {
+                rows.push((Space::Sealed, [&hash[..], &[kind.code()]].concat()));
             }
         }
         for space in [Space::DataKey, Space::Destroyable, Space::Destroying] {
