@@ -87,7 +87,7 @@ struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            chunk: 5_000,
+            chunk: 20_000,
             stop_after: None,
         }
     }

@@ -100,10 +100,11 @@ impl Journal {
     }
 }
 
-/// What sweeping one record removes: store rows and blob names.
-struct Removal {
-    rows: Vec<(Space, Vec<u8>)>,
-    blobs: Vec<[u8; 32]>,
+/// A journalled record whose key is gone, with the seqs of its changes.
+struct Gone {
+    id: [u8; 16],
+    journal: Journal,
+    seqs: Vec<u64>,
 }
 
 impl Ledger {
@@ -114,19 +115,24 @@ impl Ledger {
             .store
             .scan(Space::Destroying, b"")
             .collect::<Result<Vec<_>, _>>()?;
-        let gone: Vec<([u8; 16], Journal)> = rows
+        // Record-id order (the journal's), so that `K` and `H` are read in key order.
+        let gone: Vec<Gone> = rows
             .par_iter()
             .map(|(k, v)| {
                 let id = record_id(k)?;
-                match self.standing(&id)? {
-                    Standing::Gone => Ok(Some((id, Journal::decode(&id, v)?))),
-                    Standing::Live(_) => Ok(None),
+                if self.standing(&id)? != Standing::Gone {
+                    return Ok(None);
                 }
+                Ok(Some(Gone {
+                    id,
+                    journal: Journal::decode(&id, v)?,
+                    seqs: self.record_seqs(&id)?,
+                }))
             })
             .filter_map(Result::transpose)
             .collect::<Result<_, LedgerError>>()?;
         drop(rows);
-        if gone.iter().any(|(_, j)| j.imported) {
+        if gone.iter().any(|g| g.journal.imported) {
             self.sweep_source_changes(&gone, t)?;
         }
         t.reached(Step::SweptSources)?;
@@ -140,16 +146,13 @@ impl Ledger {
 
     /// Deletes the source-change index rows (`S`, value = a seq) of imported records:
     /// their keys hash source references that only the source system knows, so they
-    /// are found by their values, the seqs of the records' changes.
-    fn sweep_source_changes(
-        &self,
-        gone: &[([u8; 16], Journal)],
-        t: &Tuning,
-    ) -> Result<(), LedgerError> {
-        let mut seqs = HashSet::new();
-        for (id, _) in gone.iter().filter(|(_, j)| j.imported) {
-            seqs.extend(self.record_seqs(id)?);
-        }
+    /// are found by their values, the seqs of the records' changes, in one scan of `S`.
+    fn sweep_source_changes(&self, gone: &[Gone], t: &Tuning) -> Result<(), LedgerError> {
+        let seqs: HashSet<u64> = gone
+            .iter()
+            .filter(|g| g.journal.imported)
+            .flat_map(|g| g.seqs.iter().copied())
+            .collect();
         let mut b = Batch::default();
         let mut n = 0;
         for kv in self.store.scan(Space::Source, b"") {
@@ -158,7 +161,7 @@ impl Ledger {
             if seq.is_ok_and(|s| seqs.contains(&s)) {
                 b.remove(Space::Source, &k);
                 n += 1;
-                if n % (t.chunk.max(1) * 4) == 0 {
+                if n % t.chunk.max(1) == 0 {
                     self.store.commit(std::mem::take(&mut b))?;
                 }
             }
@@ -169,14 +172,18 @@ impl Ledger {
 
     /// Sweeps a chunk of records: unlinks their blobs, then removes their rows and
     /// journal rows in one commit. Returns the blobs unlinked.
-    fn sweep_chunk(&self, part: &[([u8; 16], Journal)]) -> Result<u64, LedgerError> {
-        let removals: Vec<Removal> = part
-            .par_iter()
-            .map(|(id, j)| self.removal(id, j))
+    fn sweep_chunk(&self, part: &[Gone]) -> Result<u64, LedgerError> {
+        let mut seqs: Vec<u64> = part.iter().flat_map(|g| g.seqs.iter().copied()).collect();
+        seqs.sort_unstable();
+        // Entries in seq order: neighbouring reads share pages.
+        let sealed: Vec<(Vec<Vec<u8>>, Option<[u8; 32]>)> = seqs
+            .par_chunks(512)
+            .map(|c| c.iter().map(|s| self.sealed_of(*s)).collect::<Vec<_>>())
+            .flatten()
             .collect::<Result<_, _>>()?;
         let dir = self.dir.join("blobs");
         let mut unlinked = 0;
-        for blob in removals.iter().flat_map(|r| &r.blobs) {
+        for blob in sealed.iter().filter_map(|(_, b)| b.as_ref()) {
             let path = dir.join(hex::encode(blob));
             match std::fs::remove_file(&path) {
                 Ok(()) => unlinked += 1,
@@ -190,40 +197,46 @@ impl Ledger {
                 .map_err(|e| LedgerError::Io(dir.clone(), e))?;
         }
         let mut b = Batch::default();
-        for (space, k) in removals.iter().flat_map(|r| &r.rows) {
-            b.remove(*space, k);
+        for k in sealed.iter().flat_map(|(keys, _)| keys) {
+            b.remove(Space::Sealed, k);
+        }
+        for g in part {
+            for (space, k) in &g.journal.rows {
+                b.remove(*space, k);
+            }
+            for space in [Space::DataKey, Space::Destroyable, Space::Destroying] {
+                b.remove(space, &g.id);
+            }
         }
         self.store.commit(b)?;
         Ok(unlinked)
     }
 
-    /// Everything stored for one destroyed record, found from its history.
-    fn removal(&self, id: &[u8; 16], j: &Journal) -> Result<Removal, LedgerError> {
-        let mut rows = j.rows.clone();
-        let mut blobs = Vec::new();
-        for seq in self.record_seqs(id)? {
-            let e = self.entry(seq)?;
-            let hash = e.signed.hash();
-            let c = &e.signed.change;
-            let mut kinds = Vec::new();
-            if c.payload.is_some() {
-                kinds.push(CommitmentKind::Content);
-            }
-            if c.side_doc.is_some() {
-                kinds.push(CommitmentKind::SideDocument);
-            }
-            if let Action::RecordAttach { blob, .. } = c.action {
+    /// The `P` keys change `seq` stored (exactly those its entry commits to), and the
+    /// blob it attached, if any.
+    fn sealed_of(&self, seq: u64) -> Result<(Vec<Vec<u8>>, Option<[u8; 32]>), LedgerError> {
+        let e = self.entry(seq)?;
+        let hash = e.signed.hash();
+        let c = &e.signed.change;
+        let mut kinds = Vec::new();
+        if c.payload.is_some() {
+            kinds.push(CommitmentKind::Content);
+        }
+        if c.side_doc.is_some() {
+            kinds.push(CommitmentKind::SideDocument);
+        }
+        let blob = match c.action {
+            Action::RecordAttach { blob, .. } => {
                 kinds.push(CommitmentKind::Attachment);
-                blobs.push(blob);
+                Some(blob)
             }
-            for kind in kinds {
-                rows.push((Space::Sealed, [&hash[..], &[kind.code()]].concat()));
-            }
-        }
-        for space in [Space::DataKey, Space::Destroyable, Space::Destroying] {
-            rows.push((space, id.to_vec()));
-        }
-        Ok(Removal { rows, blobs })
+            _ => None,
+        };
+        let keys = kinds
+            .into_iter()
+            .map(|k| [&hash[..], &[k.code()]].concat())
+            .collect();
+        Ok((keys, blob))
     }
 }
 
