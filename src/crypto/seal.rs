@@ -38,6 +38,8 @@ pub enum SealError {
     Open,
     #[error("data key for this record is gone (epoch {0} no longer exists)")]
     EpochGone(u32),
+    #[error("refusing to drop epoch {0}: it is the current epoch")]
+    CurrentEpoch(u32),
     #[error("sealed data is truncated")]
     Truncated,
     #[error("{0}")]
@@ -62,6 +64,11 @@ impl DataKey {
 }
 
 /// The epoch keys and the index key, as held in `epochs.key`.
+///
+/// INVARIANT: epoch numbers only grow. A new epoch is numbered one above the highest,
+/// and the highest (current) epoch is never dropped without a higher one in place
+/// ([`EpochKeys::without`]), so a number is never reused for a different key.
+#[derive(Clone)]
 pub struct EpochKeys {
     /// Keys the case-number and source-reference indexes (keyed BLAKE3).
     pub index_key: Zeroizing<[u8; 32]>,
@@ -84,6 +91,46 @@ impl EpochKeys {
             .map(|(n, k)| (*n, &**k))
             .unwrap_or((0, &[0u8; 32]));
         (n, k)
+    }
+
+    /// Whether the key of `epoch` is still here.
+    pub fn has_epoch(&self, epoch: u32) -> bool {
+        self.get(epoch).is_some()
+    }
+
+    /// The epoch a wrapped data key names (its first four bytes), if it is long enough.
+    pub fn epoch_of(wrapped: &[u8]) -> Option<u32> {
+        wrapped.first_chunk::<4>().map(|n| u32::from_be_bytes(*n))
+    }
+
+    /// A copy with one more epoch key, numbered one above the highest, which becomes
+    /// current. Returns the copy and the new epoch's number.
+    pub fn with_new_epoch(&self) -> (EpochKeys, u32) {
+        let mut next = self.clone();
+        let n = self.current().0.saturating_add(1);
+        next.epochs.push((n, Zeroizing::new(random())));
+        (next, n)
+    }
+
+    /// A copy without the epochs in `retired`. Refuses to drop the current epoch: new
+    /// data keys must always have an epoch to be wrapped under.
+    pub fn without(
+        &self,
+        retired: &std::collections::BTreeSet<u32>,
+    ) -> Result<EpochKeys, SealError> {
+        let current = self.current().0;
+        if retired.contains(&current) {
+            return Err(SealError::CurrentEpoch(current));
+        }
+        let mut next = self.clone();
+        next.epochs.retain(|(n, _)| !retired.contains(n));
+        Ok(next)
+    }
+
+    /// Opens a wrapped data key with its epoch and wraps it again under the current epoch.
+    pub fn rewrap(&self, wrapped: &[u8], record: &[u8; 16]) -> Result<Vec<u8>, SealError> {
+        let key = self.unwrap_key(wrapped, record)?;
+        Ok(self.wrap(&key, record))
     }
 
     fn get(&self, epoch: u32) -> Option<&[u8; 32]> {
@@ -344,6 +391,32 @@ mod tests {
             e.unwrap_key(&w, &[7; 16]),
             Err(SealError::EpochGone(1))
         ));
+    }
+
+    #[test]
+    fn new_epoch_rewrap_and_retire() {
+        let e = EpochKeys::generate();
+        let k = DataKey::generate();
+        let w = e.wrap(&k, &[7; 16]);
+        let (e2, n) = e.with_new_epoch();
+        assert_eq!((n, e2.current().0), (2, 2));
+        let w2 = e2.rewrap(&w, &[7; 16]).unwrap();
+        assert_eq!(EpochKeys::epoch_of(&w2), Some(2));
+        let retired = [1].into_iter().collect();
+        assert!(matches!(
+            e.without(&retired),
+            Err(SealError::CurrentEpoch(1))
+        ));
+        let e3 = e2.without(&retired).unwrap();
+        assert!(!e3.has_epoch(1) && e3.has_epoch(2));
+        assert_eq!(*e3.unwrap_key(&w2, &[7; 16]).unwrap().0, *k.0);
+        assert!(matches!(
+            e3.unwrap_key(&w, &[7; 16]),
+            Err(SealError::EpochGone(1))
+        ));
+        let (e4, n4) = e3.with_new_epoch();
+        assert_eq!(n4, 3, "epoch numbers are never reused");
+        assert_eq!(e4.epochs.len(), 2);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod append;
 pub mod authority;
 mod batch;
 pub mod checkpoint;
+mod destroy;
 pub mod read;
 pub mod state;
 pub mod tree;
@@ -33,6 +34,7 @@ use crate::store::{Space, Store, StoreError};
 
 pub use append::{Draft, Opening, Outcome, Prepared, StagedBlob, Submission};
 pub use authority::KeyState;
+pub use destroy::Destroyed;
 pub use state::{RecordState, Settings};
 
 /// Errors of the ledger layer, each naming the thing it is about.
@@ -56,6 +58,8 @@ pub enum LedgerError {
     NotEmpty(PathBuf),
     #[error("record {0} not found")]
     NoRecord(String),
+    #[error("record {0}: its data was destroyed (its data key no longer exists); its content, case number, source reference, side documents and attachments cannot be read, only its entries remain")]
+    Destroyed(String),
     #[error("{0}")]
     Invalid(String),
 }

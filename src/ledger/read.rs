@@ -71,12 +71,30 @@ impl Ledger {
         }
     }
 
-    /// The record's case number, if it has one and it has not been destroyed.
+    /// The record's case number, if it has one. `None` for an unknown record;
+    /// [`LedgerError::Destroyed`] for a record whose data was destroyed.
     pub fn case_number(&self, id: &[u8; 16]) -> Result<Option<String>, LedgerError> {
-        let Some(dk) = self.data_key(id)? else {
+        if self.record(id)?.is_none() {
             return Ok(None);
-        };
+        }
+        let dk = self.live_data_key(id)?;
         Ok(self.destroyable_with(id, &dk)?.and_then(|d| d.case_number))
+    }
+
+    /// The data key of an existing record, for reading its sealed data. A record whose
+    /// wrapped key was deleted, or whose key's epoch was dropped from `epochs.key`, was
+    /// destroyed (`docs/DESTRUCTION.md`): that is [`LedgerError::Destroyed`], never a
+    /// generic decryption error.
+    pub(crate) fn live_data_key(&self, id: &[u8; 16]) -> Result<DataKey, LedgerError> {
+        match self.data_key(id) {
+            Ok(Some(dk)) => Ok(dk),
+            Ok(None) if self.record(id)?.is_some() => Err(LedgerError::Destroyed(hex::encode(id))),
+            Ok(None) => Err(LedgerError::NoRecord(hex::encode(id))),
+            Err(LedgerError::Seal(seal::SealError::EpochGone(_))) => {
+                Err(LedgerError::Destroyed(hex::encode(id)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The stored bytes of entry `seq`.
@@ -219,6 +237,8 @@ impl Ledger {
         let content = st.content.ok_or_else(|| {
             LedgerError::Invalid(format!("record {} has no content", hex::encode(id)))
         })?;
+        // A destroyed record fails here, before any access change is logged.
+        self.live_data_key(id)?;
         self.log_read(id, &st, &content, access)?;
         let (_, plain) = self
             .open_sealed(id, &content, CommitmentKind::Content)?
@@ -263,6 +283,7 @@ impl Ledger {
                     hex::encode(blob)
                 ))
             })?;
+        self.live_data_key(id)?;
         self.log_read(id, &st, &change, access)?;
         self.stream_blob(id, &change, blob, |c| out.write_all(c))
     }
@@ -305,6 +326,9 @@ impl Ledger {
     }
 
     /// Decrypts a blob through `sink`, verifying it against its commitment.
+    ///
+    /// The blob file is opened first: once destruction has unlinked it, the error is
+    /// `Io` "not found", which `verify` counts as missing content.
     pub(crate) fn stream_blob(
         &self,
         id: &[u8; 16],
@@ -312,9 +336,9 @@ impl Ledger {
         blob: &[u8; 32],
         mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<u64, LedgerError> {
-        let dk = self.data_key(id)?.ok_or_else(|| {
-            LedgerError::Invalid(format!("record {}: data key is gone", hex::encode(id)))
-        })?;
+        let path = self.dir.join("blobs").join(hex::encode(blob));
+        let f = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
+        let dk = self.live_data_key(id)?;
         let salt_sealed = self
             .store
             .get(
@@ -328,8 +352,6 @@ impl Ledger {
             .as_slice()
             .try_into()
             .map_err(|_| LedgerError::Invalid("attachment salt malformed".into()))?;
-        let path = self.dir.join("blobs").join(hex::encode(blob));
-        let f = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, f);
         let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
         let n = seal::open_stream(&dk, id, &mut r, |c| {

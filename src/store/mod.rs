@@ -49,6 +49,9 @@ pub enum Space {
     Checkpoint = b'Q',
     /// witness key → witness registration.
     Witness = b'W',
+    /// record id → destruction journal: the index rows (`N`, `S`) to delete once the
+    /// record's data key is gone, found while it could still be read.
+    Destroying = b'X',
 }
 
 /// A key (without its space prefix) and its value.
