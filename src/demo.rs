@@ -6,6 +6,8 @@
 //! (logged). A demo state archives witness (key in `DIR/keys/witness.key`) registered
 //! and cosigning a checkpoint. Then a full verification.
 
+mod retention;
+
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
@@ -35,11 +37,22 @@ pub struct Summary {
     pub checkpoint: u64,
     /// The ledger's checkpoint verifier key.
     pub verifier_key: String,
+    /// Schedule adoption, holds, a purge and a court order.
+    pub retention: retention::RetentionRound,
 }
 
 impl Summary {
     pub fn text(&self) -> String {
-        format!(
+        let r = &self.retention;
+        let plan = r.plan.as_deref().unwrap_or("PLAN");
+        let retention = format!(
+            "\nretention: {}; {} records destroyed by an approved purge, {} eligible ones held back by legal holds, 1 expunged by court order\n  blotter --ledger {dir} retention report --status eligible\n  blotter --ledger {dir} hold list\n  blotter --ledger {dir} purge certificate {plan} --text",
+            r.schedule,
+            r.disposed,
+            r.held_back,
+            dir = self.dir,
+        );
+        let main = format!(
             "demo ledger in {dir}: {} entries, {} records; verify: {}\nhead {}:{}\ntry:\n  blotter --ledger {dir} --key {dir}/keys/clerk.key record list --type arrest\n  blotter --ledger {dir} --key {dir}/keys/auditor.key record show {}   (sealed: the read is logged)\n  blotter --ledger {dir} verify\n  blotter --ledger {dir} checkpoint show        (cosigned by the demo state archives witness)\n  blotter --ledger {dir} proof inclusion --seq 5 --entry-out e5.bin > p5.txt\n  blotter --ledger {dir} checkpoint show > c.txt\n  blotter audit inclusion --ledger-key {vkey} --checkpoint c.txt --entry e5.bin --proof p5.txt",
             self.entries,
             self.records,
@@ -49,7 +62,8 @@ impl Summary {
             self.sealed_record,
             dir = self.dir,
             vkey = self.verifier_key,
-        )
+        );
+        main + &retention
     }
 }
 
@@ -311,6 +325,7 @@ pub fn build(dir: &Path, records: usize, log: &dyn Fn(&str)) -> Result<Summary, 
     let access = l.sign(&people["auditor"], access)?;
     l.read_content(&juvenile, Some(access))?;
     log("sealed one record on court order; logged the auditor's read of a confidential record");
+    let retention = retention::round(&mut l, &people, &made, log)?;
     let checkpoint = witness_round(dir, &mut l, &admin)?;
     log(&format!(
         "signed checkpoint {checkpoint} with the ledger key; the demo state archives witness cosigned it"
@@ -330,6 +345,7 @@ pub fn build(dir: &Path, records: usize, log: &dyn Fn(&str)) -> Result<Summary, 
         confidential_record: hex::encode(juvenile),
         checkpoint,
         verifier_key: l.verifier_key()?,
+        retention,
     })
 }
 

@@ -32,18 +32,8 @@ fn ledger(dir: &std::path::Path, origin: &str) -> (Ledger, SigningKey) {
 }
 
 fn register(l: &mut Ledger, admin: &SigningKey, key: &SigningKey, person: &str, role: Role) {
-    let a = Action::KeyRegister {
-        key: key.verifying_key().to_bytes(),
-        person: person.into(),
-        role,
-        replaces: None,
-    };
-    let s = l
-        .sign(
-            admin,
-            Draft::new_record("key", Date::new(2026, 1, 1).unwrap(), a),
-        )
-        .unwrap();
+    let d = Draft::key_registration(key.verifying_key().to_bytes(), person, role);
+    let s = l.sign(admin, d).unwrap();
     l.append(vec![s]).unwrap();
 }
 

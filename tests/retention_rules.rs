@@ -590,6 +590,8 @@ fn every_shipped_schedule_parses() {
 #[test]
 fn coverage_of_the_default_types_is_pinned() {
     let want: &[(&str, &[&str])] = &[
+        // The demo agency's own invented schedule (confidence A): every default type.
+        ("demo-agency.toml", DEFAULT_TYPES),
         ("us-fl-gs2.toml", &["collision"]),
         (
             "us-nc-2021-standard-20.toml",

@@ -252,6 +252,14 @@ fn end_to_end_two_rounds() {
     let s = Setup::new();
     let ws = s.json(&["witness", "list"]);
     assert!(ws.as_array().unwrap().iter().any(|w| w["name"] == WNAME));
+    // The list gives the verifier key an auditor's tools take, as registered.
+    assert!(
+        ws.as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["vkey"] == s.vkey.as_str()),
+        "{ws}"
+    );
 
     // Round 1.
     let (_, note1, size1) = s.round1();

@@ -57,6 +57,21 @@ pub enum Command {
     /// Register and list the outside witnesses that cosign checkpoints.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Check, adopt and list retention schedules (docs/RETENTION.md).
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Place, release and list legal holds (supervisor).
+    #[command(subcommand)]
+    Hold(HoldCmd),
+    /// Which records become eligible when, and why, under the schedule in force.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
+    /// Plan, approve (another person), apply and certify retention purges.
+    #[command(subcommand)]
+    Purge(PurgeCmd),
+    /// Court-ordered destruction, expungement or sealing outside the schedule.
+    #[command(subcommand)]
+    Order(OrderCmd),
     /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
     Demo {
         #[arg(default_value = "blotter-demo")]
@@ -316,4 +331,103 @@ pub struct VerifyArgs {
     /// The ledger's verifier key you pinned (or a file holding it), for --checkpoint.
     #[arg(long)]
     pub ledger_key: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScheduleCmd {
+    /// Validate a schedule file; writes nothing (exit 2 with FILE:LINE:COL on an error).
+    Check { file: PathBuf },
+    /// Adopt a schedule file: keep it and append an entry committing to its hash.
+    Adopt { file: PathBuf },
+    /// List adopted schedules; the last is in force.
+    List,
+    /// Show a schedule's items (default: the one in force).
+    Show {
+        /// The schedule record id (from `schedule list`).
+        id: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HoldCmd {
+    /// Place a hold on records, or on every record of a case (also ones added later).
+    Place {
+        /// litigation, records-request, investigation, audit or court-order.
+        #[arg(long)]
+        kind: String,
+        /// The docket, request or order number the hold is under.
+        #[arg(long)]
+        authority: String,
+        /// Hold every record of this case number.
+        #[arg(long, conflicts_with = "records")]
+        case: Option<String>,
+        /// Record ids to hold.
+        records: Vec<String>,
+    },
+    /// Release a hold.
+    Release { hold: String },
+    /// List holds (active ones; --all for released too).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionCmd {
+    /// Per record: the item, trigger date, eligible date, the reason, what blocks it.
+    Report {
+        /// Evaluate as of this date (default: today in the agency's time zone).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Only records with this status (eligible, not_yet, blocked, permanent,
+        /// review, uncovered, no_trigger_yet).
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PurgeCmd {
+    /// Plan the disposition of everything eligible as of DATE (supervisor).
+    Plan {
+        #[arg(long)]
+        as_of: String,
+    },
+    /// Approve a plan (a supervisor who is another person than the planner).
+    Approve { plan: String },
+    /// Apply an approved plan: dispose of each record still eligible and not held,
+    /// destroy its data, and certify. Resumable after a crash.
+    Apply { plan: String },
+    /// Print the destruction certificate of an applied plan or order.
+    Certificate {
+        plan: String,
+        /// A readable page instead of the signed JSON.
+        #[arg(long)]
+        text: bool,
+    },
+    /// List plans.
+    List,
+    /// Show a plan's document.
+    Show { plan: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrderCmd {
+    /// Record a court order to destroy, expunge or seal records (supervisor or admin).
+    Record {
+        #[arg(long)]
+        court_order: String,
+        /// destroy, expunge or seal.
+        #[arg(long)]
+        action: String,
+        #[arg(required = true)]
+        records: Vec<String>,
+    },
+    /// Approve an order (another person) and carry it out.
+    Approve { order: String },
+    /// Carry out an approved order again (after a crash).
+    Apply { order: String },
+    /// List disposal orders.
+    List,
 }

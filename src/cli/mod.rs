@@ -5,7 +5,9 @@
 //! Exit codes: 0 ok, 1 the thing verified is wrong, 2 the command could not run.
 
 pub mod args;
+mod purge;
 mod records;
+mod retention;
 mod tlog;
 
 use std::io::IsTerminal;
@@ -167,6 +169,11 @@ fn run(cli: &Cli) -> Res<i32> {
         Command::Proof(p) => tlog::proof(&ctx, p),
         Command::Audit(a) => tlog::audit(&ctx, a),
         Command::Witness(w) => tlog::witness(&ctx, w),
+        Command::Schedule(c) => retention::schedule(&ctx, c),
+        Command::Hold(c) => retention::hold(&ctx, c),
+        Command::Retention(c) => retention::report(&ctx, c),
+        Command::Purge(c) => purge::purge(&ctx, c),
+        Command::Order(c) => purge::order(&ctx, c),
         Command::Demo { dir, records } => demo(&ctx, dir, *records),
     }
 }
@@ -405,6 +412,12 @@ fn verify(ctx: &Ctx, v: &args::VerifyArgs) -> Res<i32> {
                 "ok: {} entries, {} records, head {}:{}",
                 report.entries, report.records, report.entries, report.head
             );
+            if !report.disposed.is_empty() {
+                s.push_str(&format!(
+                    "\n{} records disposed, each by an approved plan or order (--json lists them)",
+                    report.disposed.len()
+                ));
+            }
             if let Some((r, seqs)) = &record {
                 s.push_str(&format!(
                     "\nrecord {r}: {} changes, its own chain and the whole log verified",

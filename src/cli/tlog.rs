@@ -301,14 +301,21 @@ pub(crate) fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Res<i32> {
         WitnessCmd::List => {
             let l = ctx.open()?;
             let ws = l.witnesses()?;
-            ctx.out(serde_json::to_value(&ws)?, || {
-                ws.iter()
+            // The verifier key (name+keyid+base64) is what an auditor's tools take.
+            let rows: Vec<_> = ws
+                .iter()
+                .map(|w| {
+                    let vkey = w.key().map(|k| k.to_vkey()).unwrap_or_default();
+                    json!({"name": w.name, "key": hex::encode(w.key), "vkey": vkey, "registered": w.registered})
+                })
+                .collect();
+            ctx.out(serde_json::Value::Array(rows.clone()), || {
+                rows.iter()
                     .map(|w| {
                         format!(
-                            "{}  {}  (entry {})",
-                            w.name,
-                            hex::encode(w.key),
-                            w.registered
+                            "{}  (entry {})",
+                            w["vkey"].as_str().unwrap_or(""),
+                            w["registered"]
                         )
                     })
                     .collect::<Vec<_>>()

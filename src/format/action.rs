@@ -208,6 +208,10 @@ impl Action {
                 | Action::KeyRegister { .. }
                 | Action::WitnessRegister { .. }
                 | Action::RecordCreate { .. }
+                | Action::HoldPlace { .. }
+                | Action::ScheduleAdopt { .. }
+                | Action::PurgePlan { .. }
+                | Action::OrderRecord { .. }
         )
     }
 
@@ -217,6 +221,10 @@ impl Action {
             Action::Genesis { .. } => Some("ledger"),
             Action::KeyRegister { .. } => Some("key"),
             Action::WitnessRegister { .. } => Some("witness"),
+            Action::HoldPlace { .. } => Some("hold"),
+            Action::ScheduleAdopt { .. } => Some("schedule"),
+            Action::PurgePlan { .. } => Some("purge-plan"),
+            Action::OrderRecord { .. } => Some("disposal-order"),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use super::batch::BatchWriter;
 use super::{Ledger, LedgerError};
 use crate::crypto::seal::{self, DataKey};
 use crate::crypto::{self, commit, verify_change, Committer};
-use crate::format::{Action, Change, CommitmentKind, Date, SignedChange};
+use crate::format::{Action, Change, CommitmentKind, Date, HoldScope, SignedChange};
 use crate::store::Space;
 
 /// The largest record content or side document, in bytes. Larger material is an
@@ -113,6 +113,17 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// A draft registering `key` for `person` with `role`, made today (an admin signs it).
+    pub fn key_registration(key: [u8; 32], person: &str, role: crate::format::Role) -> Draft {
+        let action = Action::KeyRegister {
+            key,
+            person: person.into(),
+            role,
+            replaces: None,
+        };
+        Draft::new_record("key", today(), action)
+    }
+
     /// A draft for a new record of `record_type`.
     pub fn new_record(record_type: &str, created_on: Date, action: Action) -> Draft {
         Draft {
@@ -197,6 +208,19 @@ impl Ledger {
             .as_ref()
             .map(|o| o.commitment(CommitmentKind::CaseNumber))
             .or(d.case);
+        let mut action = d.action;
+        // A case hold's scope commits to the same case number, with the same salt, as
+        // the hold record's own case field.
+        if let (
+            Action::HoldPlace {
+                scope: HoldScope::Case(h),
+                ..
+            },
+            Some(c),
+        ) = (&mut action, case)
+        {
+            *h = c;
+        }
         let change = Change {
             origin: self.origin.clone(),
             actor: *actor,
@@ -211,7 +235,7 @@ impl Ledger {
                 .map(|o| o.commitment(CommitmentKind::SideDocument)),
             clock_ms: now_ms(),
             nonce: crypto::random(),
-            action: d.action,
+            action,
         };
         let bytes = change
             .encode()

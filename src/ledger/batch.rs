@@ -3,6 +3,8 @@
 //! effects), with an overlay of the state the batch's earlier changes produce, and
 //! gathers the store writes. It writes nothing itself: `append` commits the batch.
 
+mod disposition;
+
 use std::collections::HashMap;
 
 use super::append::{now_ms, Opening, Outcome, Submission, MAX_CONTENT_BYTES};
@@ -27,6 +29,9 @@ pub(super) struct BatchWriter<'a> {
     destroyables: HashMap<[u8; 16], Destroyable>,
     tree: CompactRange,
     witnesses: Vec<[u8; 32]>,
+    /// Rows this batch wrote (`Some`) or removed (`None`), keyed by space byte ‖ key, for
+    /// the rules that read them back before the batch is committed.
+    overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl BatchWriter<'_> {
@@ -42,6 +47,7 @@ impl BatchWriter<'_> {
             destroyables: HashMap::new(),
             tree: ledger.tree.clone(),
             witnesses: Vec::new(),
+            overlay: HashMap::new(),
         }
     }
 
@@ -134,6 +140,11 @@ impl BatchWriter<'_> {
                     | Action::RecordUnseal
                     | Action::RecordConfidential { .. }
                     | Action::Access { .. }
+                    | Action::HoldRelease
+                    | Action::PurgeApprove { .. }
+                    | Action::OrderApprove { .. }
+                    | Action::Disposal { .. }
+                    | Action::Certificate { .. }
             );
         if !supported {
             return Err(refuse(format!(
@@ -151,6 +162,12 @@ impl BatchWriter<'_> {
                     return Err(refuse(format!(
                         "record {rid} is new: record_prev must be zero"
                     )));
+                }
+                if let Some(t @ ("schedule" | "hold" | "purge-plan" | "disposal-order")) =
+                    c.action.internal_type()
+                {
+                    let k = [t.as_bytes(), &[0], &c.record].concat();
+                    self.batch.put(Space::Internal, &k, &[]);
                 }
                 match c.action.internal_type() {
                     Some(t) if c.record_type != t => {
@@ -188,6 +205,11 @@ impl BatchWriter<'_> {
                     case: None,
                     content: None,
                     disposed: None,
+                    document: None,
+                    approved: None,
+                    closed: None,
+                    status_dates: Default::default(),
+                    last_change_ms: 0,
                 }
             }
             (Some(s), false) => {
@@ -458,6 +480,7 @@ impl BatchWriter<'_> {
             Action::RecordStatus { status, date } => {
                 st.status = Some(status.to_string());
                 st.status_date = Some(date.to_string());
+                st.status_dates.insert(status.to_string(), date.to_string());
             }
             Action::RecordSeal => {
                 if c.side_doc.is_none() {
@@ -470,7 +493,7 @@ impl BatchWriter<'_> {
             Action::RecordUnseal => st.sealed = false,
             Action::RecordConfidential { confidential } => st.confidential = *confidential,
             Action::Access { .. } => advances = false,
-            _ => {}
+            _ => self.disposition((i, seq), c, &sub, &mut st, &person, &dk)?,
         }
         for (o, kind) in [
             (&sub.content, CommitmentKind::Content),
@@ -497,6 +520,9 @@ impl BatchWriter<'_> {
         st.changes += 1;
         // The entry itself.
         let now = now_ms().max(self.head.time_ms);
+        if advances {
+            st.last_change_ms = now;
+        }
         let entry = Entry {
             seq,
             time_ms: now,

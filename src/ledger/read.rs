@@ -234,6 +234,12 @@ impl Ledger {
         let st = self
             .record(id)?
             .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
+        if let Some(seq) = st.disposed {
+            return Err(LedgerError::Invalid(format!(
+                "record {} was disposed at entry {seq}: its content was destroyed",
+                hex::encode(id)
+            )));
+        }
         let content = st.content.ok_or_else(|| {
             LedgerError::Invalid(format!("record {} has no content", hex::encode(id)))
         })?;
@@ -272,6 +278,12 @@ impl Ledger {
         let st = self
             .record(id)?
             .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
+        if let Some(seq) = st.disposed {
+            return Err(LedgerError::Invalid(format!(
+                "record {} was disposed at entry {seq}: its attachments were destroyed",
+                hex::encode(id)
+            )));
+        }
         let (change, _, _) = self
             .attachments(id)?
             .into_iter()

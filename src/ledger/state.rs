@@ -17,6 +17,10 @@ pub struct Settings {
     /// Types whose records are always confidential (juvenile records, say).
     #[serde(default)]
     pub confidential_types: Vec<String>,
+    /// The agency's period for retention items kept "until no longer needed", counted
+    /// from a record's last action ("2y", "18m"); unset, such items need review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_longer_needed: Option<String>,
 }
 
 /// The record types a records unit keeps, by default.
@@ -42,6 +46,7 @@ impl Default for Settings {
             fiscal_year_start: "07-01".into(),
             record_types: DEFAULT_TYPES.iter().map(|s| s.to_string()).collect(),
             confidential_types: vec!["juvenile".into()],
+            no_longer_needed: None,
         }
     }
 }
@@ -101,6 +106,29 @@ pub struct RecordState {
     #[serde(default, with = "opt_hex32")]
     pub content: Option<[u8; 32]>,
     pub disposed: Option<u64>,
+    /// Schedules, holds, plans, orders: the document (BLAKE3) the record commits to.
+    #[serde(default, with = "opt_hex32", skip_serializing_if = "Option::is_none")]
+    pub document: Option<[u8; 32]>,
+    /// Plans and orders: who approved, at which entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<Approval>,
+    /// Holds: the entry that released it. Plans and orders: the certificate's entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<u64>,
+    /// The latest date set for each status (`served` → 2024-05-01, ...): what retention
+    /// triggers such as "served or recalled" count from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub status_dates: std::collections::BTreeMap<String, String>,
+    /// Ledger time (Unix ms) of the record's latest change: its last action.
+    #[serde(default)]
+    pub last_change_ms: i64,
+}
+
+/// The second person's approval of a plan or order.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Approval {
+    pub person: String,
+    pub seq: u64,
 }
 
 impl RecordState {

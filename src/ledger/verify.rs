@@ -14,6 +14,8 @@
 //! broken link into k names k-1, and two broken links in a row (into k and into k+1)
 //! name k. Memory: one batch of entries plus per-record chain heads.
 
+mod disposition;
+
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
@@ -58,6 +60,8 @@ pub struct Report {
     pub problem: Option<Problem>,
     /// Entries signed by a key later revoked as compromised since before them.
     pub flagged: Vec<Problem>,
+    /// Every disposed record: by which entry, plan or order, under which item.
+    pub disposed: Vec<disposition::Disposed>,
 }
 
 impl Report {
@@ -98,6 +102,7 @@ impl KeyCache {
 }
 
 struct KeyInfo {
+    person: String,
     role: Role,
     active: bool,
     record: [u8; 16],
@@ -134,6 +139,7 @@ impl Ledger {
             origin: None,
             keys: HashMap::new(),
             records: HashMap::new(),
+            disp: Default::default(),
         };
         let mut iter = self.store.entries(0);
         let vkeys = KeyCache::default();
@@ -159,22 +165,32 @@ impl Ledger {
             progress(w.expected);
         }
         if problem.is_none() {
+            // Truncation against a held checkpoint first: it is the finding that names
+            // the cause when a cut-off tail also took a disposal entry with it.
+            problem = w.beyond_held(held.as_ref());
+        }
+        if problem.is_none() {
             problem = w.finish(opts.expect_head);
         }
         if problem.is_none() {
-            problem = w.finish_tree(held.as_ref())?;
+            problem = w.finish_tree()?;
         }
         let flagged = if problem.is_none() {
             self.flag_compromised(&w.keys)?
         } else {
             Vec::new()
         };
+        let mut disposed = std::mem::take(&mut w.disp.disposed);
+        for d in &mut disposed {
+            d.item = self.disposal_item(&d.authority, &d.record);
+        }
         Ok(Report {
             entries: w.expected,
             head: hex::encode(w.prev_hash),
             records: w.records.len() as u64,
             problem,
             flagged,
+            disposed,
         })
     }
 
@@ -343,6 +359,7 @@ struct Walk<'a> {
     origin: Option<String>,
     keys: HashMap<[u8; 32], KeyInfo>,
     records: HashMap<[u8; 16], Rec>,
+    disp: disposition::Dispositions,
 }
 
 impl Walk<'_> {
@@ -432,11 +449,12 @@ impl Walk<'_> {
         let c = &e.signed.change;
         let actor = hex::encode(c.actor);
         match (&c.action, seq) {
-            (Action::Genesis { person: _, .. }, 0) => {
+            (Action::Genesis { person, .. }, 0) => {
                 self.origin = Some(c.origin.clone());
                 self.keys.insert(
                     c.actor,
                     KeyInfo {
+                        person: person.clone(),
                         role: Role::Admin,
                         active: true,
                         record: c.record,
@@ -524,7 +542,7 @@ impl Walk<'_> {
                 key,
                 role,
                 replaces,
-                ..
+                person,
             } => {
                 if let Some(old) = replaces.and_then(|o| self.keys.get_mut(&o)) {
                     old.active = false;
@@ -532,6 +550,7 @@ impl Walk<'_> {
                 self.keys.insert(
                     *key,
                     KeyInfo {
+                        person: person.clone(),
                         role: *role,
                         active: true,
                         record: c.record,
@@ -569,21 +588,24 @@ impl Walk<'_> {
             Action::Disposal { .. } | Action::Transfer { .. } => r.disposed = true,
             _ => {}
         }
-        None
+        let person = self.keys.get(&c.actor).map(|k| k.person.clone());
+        self.disp.replay(seq, c, person.as_deref().unwrap_or(""))
     }
 
-    /// After a clean walk: the held checkpoint is not beyond the log, and the stored tree
-    /// (what proofs are made from) agrees with the tree recomputed from the entries.
-    fn finish_tree(&self, held: Option<&Checkpoint>) -> Result<Option<Problem>, LedgerError> {
+    /// The held checkpoint is beyond the log: truncated or rolled back.
+    fn beyond_held(&self, held: Option<&Checkpoint>) -> Option<Problem> {
         let n = self.tree.size();
-        if let Some(cp) = held {
-            if cp.size > n {
-                return Ok(Some(Problem {
-                    seq: n,
-                    what: format!("the log has {n} entries but the checkpoint you hold has size {}: the log was truncated or rolled back", cp.size),
-                }));
-            }
-        }
+        let cp = held.filter(|cp| cp.size > n)?;
+        Some(Problem {
+            seq: n,
+            what: format!("the log has {n} entries but the checkpoint you hold has size {}: the log was truncated or rolled back", cp.size),
+        })
+    }
+
+    /// After a clean walk: the stored tree
+    /// (what proofs are made from) agrees with the tree recomputed from the entries.
+    fn finish_tree(&self) -> Result<Option<Problem>, LedgerError> {
+        let n = self.tree.size();
         let stored = CompactRange::from_reader(n, &super::tree::StoreNodes(&self.ledger.store));
         if stored.as_ref().ok() != Some(&self.tree) {
             return Ok(Some(Problem {
@@ -652,5 +674,15 @@ impl Walk<'_> {
             }
         }
         None
+    }
+}
+
+impl Ledger {
+    /// The schedule item a plan's member row names for a record (derived state, for the
+    /// report only).
+    fn disposal_item(&self, authority: &str, record: &str) -> Option<String> {
+        let key = [hex::decode(authority).ok()?, hex::decode(record).ok()?].concat();
+        let v = self.store.get(crate::store::Space::Member, &key).ok()??;
+        serde_json::from_slice::<super::docs::Member>(&v).ok()?.item
     }
 }

@@ -52,6 +52,18 @@ pub enum Space {
     /// record id → destruction journal: the index rows (`N`, `S`) to delete once the
     /// record's data key is gone, found while it could still be read.
     Destroying = b'X',
+    /// `r` ‖ record id ‖ hold id, or `c` ‖ keyed hash of a case number ‖ hold id → ():
+    /// the active legal holds (removed at release).
+    Hold = b'L',
+    /// plan or order record id ‖ record id → JSON of the planned disposition: what an
+    /// approved plan or order may dispose.
+    Member = b'Y',
+    /// record type ‖ 0x00 ‖ record id → (): the ledger's own schedule, hold, plan and
+    /// order records, by type (records made before this index existed are not in it).
+    Internal = b'I',
+    /// record id → authority record id: disposed, data not yet destroyed (a crash
+    /// between the disposal entry and the destruction leaves this to resume from).
+    Pending = b'Z',
 }
 
 /// A key (without its space prefix) and its value.

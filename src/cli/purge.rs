@@ -1,0 +1,241 @@
+//! `blotter purge ...` and `blotter order ...`.
+
+use serde_json::json;
+
+use super::args::{OrderCmd, PurgeCmd};
+use super::records::parse_id;
+use super::{append_with, fail, tlog, Ctx, Res};
+use crate::ledger::docs::CertificateDoc;
+use crate::ledger::purge::Applied;
+use crate::ledger::Ledger;
+
+pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
+    match cmd {
+        PurgeCmd::Plan { as_of } => {
+            let date: crate::format::Date = as_of
+                .parse()
+                .map_err(|e| format!("--as-of {as_of:?}: {e}"))?;
+            let key = ctx.key()?;
+            let mut l = ctx.open_for_write()?;
+            let (d, doc) = l.purge_plan_draft(date, &key)?;
+            let record = hex::encode(d.record);
+            let sub = l.sign(&key, d)?;
+            let seq = l.append(vec![sub])?[0].seq();
+            tlog::after_write(&mut l);
+            let transfer = doc
+                .records
+                .iter()
+                .filter(|r| r.disposition == "transfer")
+                .count();
+            ctx.out(
+                json!({"plan": record, "seq": seq, "as_of": doc.as_of, "records": doc.records.len(), "transfer": transfer, "left_out": doc.left_out}),
+                || {
+                    format!(
+                        "planned {record} at entry {seq}: {} records eligible as of {} under {} {} (version {}), {transfer} of them for transfer; another supervisor must approve: `blotter purge approve {record}`",
+                        doc.records.len(), doc.as_of, doc.schedule.state, doc.schedule.title, doc.schedule.version
+                    )
+                },
+            );
+            Ok(0)
+        }
+        PurgeCmd::Approve { plan } => {
+            let id = parse_id(plan)?;
+            append_with(ctx, "approved", |l| Ok(l.approval_draft(&id)?))
+        }
+        PurgeCmd::Apply { plan } => apply(ctx, plan),
+        PurgeCmd::Certificate { plan, text } => certificate(ctx, plan, *text),
+        PurgeCmd::List => list(ctx, "purge-plan"),
+        PurgeCmd::Show { plan } => {
+            let l = ctx.open()?;
+            let doc = l.plan_document(&parse_id(plan)?)?;
+            let st = l.record(&parse_id(plan)?)?;
+            ctx.out(json!({"plan": doc, "state": st}), || {
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            });
+            Ok(0)
+        }
+    }
+}
+
+pub(crate) fn order(ctx: &Ctx, cmd: &OrderCmd) -> Res<i32> {
+    match cmd {
+        OrderCmd::Record {
+            court_order,
+            action,
+            records,
+        } => {
+            if !matches!(action.as_str(), "destroy" | "expunge" | "seal") {
+                return fail(format!("--action {action:?}: use destroy, expunge or seal"));
+            }
+            let ids = records
+                .iter()
+                .map(|r| parse_id(r))
+                .collect::<Res<Vec<_>>>()?;
+            let key = ctx.key()?;
+            append_with(ctx, "recorded order", |l| {
+                Ok(l.order_draft(court_order, action, &ids, &key)?)
+            })
+        }
+        OrderCmd::Approve { order } => {
+            let id = parse_id(order)?;
+            let key = ctx.key()?;
+            let mut l = ctx.open_for_write()?;
+            let d = l.approval_draft(&id)?;
+            let s = l.sign(&key, d)?;
+            l.append(vec![s])?;
+            tlog::after_write(&mut l);
+            run_apply(ctx, l, &id, &key)
+        }
+        OrderCmd::Apply { order } => apply(ctx, order),
+        OrderCmd::List => list(ctx, "disposal-order"),
+    }
+}
+
+fn apply(ctx: &Ctx, id: &str) -> Res<i32> {
+    let rid = parse_id(id)?;
+    let key = ctx.key()?;
+    let l = ctx.open_for_write()?;
+    run_apply(ctx, l, &rid, &key)
+}
+
+fn run_apply(ctx: &Ctx, mut l: Ledger, id: &[u8; 16], key: &ed25519_dalek::SigningKey) -> Res<i32> {
+    let pb = ctx.progress(0, "apply");
+    let res = l.apply_disposition(id, key, &|n, total| {
+        pb.set_length(total);
+        pb.set_position(n);
+    });
+    pb.finish_and_clear();
+    tlog::after_write(&mut l);
+    let a: Applied = res?;
+    ctx.out(serde_json::to_value(&a)?, || {
+        let mut s = format!(
+            "applied {}: {} records disposed now, {} already disposed, {} not disposed, {} left for transfer (archive export), {} sealed",
+            a.authority,
+            a.disposed_now,
+            a.already_disposed,
+            a.not_disposed.len(),
+            a.transfer_pending,
+            a.sealed
+        );
+        for n in &a.not_disposed {
+            s.push_str(&format!("\n  not disposed: {}: {}", n.record, n.why));
+        }
+        if let Some(seq) = a.certificate_seq {
+            s.push_str(&format!(
+                "\ncertificate at entry {seq}: `blotter purge certificate {}`",
+                a.authority
+            ));
+        }
+        s
+    });
+    Ok(0)
+}
+
+fn list(ctx: &Ctx, kind: &str) -> Res<i32> {
+    let l = ctx.open()?;
+    let mut rows = Vec::new();
+    for id in l.internal_records(kind)? {
+        if let Some(st) = l.record(&id)? {
+            rows.push(json!({
+                "id": hex::encode(id),
+                "entry": st.first_seq,
+                "by": st.creator,
+                "approved": st.approved,
+                "certified": st.closed,
+            }));
+        }
+    }
+    rows.sort_by_key(|r| r["entry"].as_u64());
+    ctx.out(serde_json::Value::Array(rows.clone()), || {
+        rows.iter()
+            .map(|r| {
+                let state = if r["certified"].is_u64() {
+                    format!("applied, certificate at entry {}", r["certified"])
+                } else if r["approved"].is_object() {
+                    format!("approved by {}", r["approved"]["person"])
+                } else {
+                    "awaiting approval".into()
+                };
+                format!(
+                    "{}  entry {}  by {}  {state}",
+                    r["id"].as_str().unwrap_or(""),
+                    r["entry"],
+                    r["by"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(0)
+}
+
+fn certificate(ctx: &Ctx, id: &str, text: bool) -> Res<i32> {
+    let rid = parse_id(id)?;
+    let l = ctx.open()?;
+    let (cert, seq) = l.certificate(&rid)?;
+    let e = l.entry(seq)?;
+    let bytes = l.entry_bytes(seq)?.unwrap_or_default();
+    let signed = json!({
+        "certificate": cert,
+        "entry": {
+            "seq": seq,
+            "entry_hex": hex::encode(&bytes),
+            "signer": hex::encode(e.signed.change.actor),
+        },
+        "how_to_verify": "the entry (docs/FORMAT.md §3) is signed by its signer; its certificate action commits to the BLAKE3 of the certificate document kept in documents/; `blotter proof inclusion --seq SEQ` proves the entry is in the log",
+    });
+    if text && !ctx.cli.json {
+        ctx.out(signed, || page(&cert, seq));
+    } else {
+        ctx.out(signed.clone(), || {
+            serde_json::to_string_pretty(&signed).unwrap_or_default()
+        });
+    }
+    Ok(0)
+}
+
+/// The certificate as a page a records manager files.
+fn page(c: &CertificateDoc, seq: u64) -> String {
+    let mut s = String::new();
+    s.push_str("CERTIFICATE OF RECORDS DESTRUCTION\n\n");
+    s.push_str(&format!("Agency ledger:     {}\n", c.origin));
+    match (&c.schedule, &c.court_order) {
+        (Some(sch), _) => s.push_str(&format!(
+            "Authority:         retention schedule {} {} (version {}), plan {}\n",
+            sch.state, sch.title, sch.version, c.authority
+        )),
+        (None, Some(o)) => s.push_str(&format!(
+            "Authority:         court order {o}, disposal order {}\n",
+            c.authority
+        )),
+        _ => {}
+    }
+    s.push_str(&format!("Records destroyed: {}\n", c.record_count));
+    if let (Some(a), Some(b)) = (&c.created_from, &c.created_to) {
+        s.push_str(&format!("Records dated:     {a} to {b}\n"));
+    }
+    for (item, n) in &c.items {
+        s.push_str(&format!("  item {item}: {n}\n"));
+    }
+    s.push_str(&format!("Planned by:        {}\n", c.planned_by));
+    s.push_str(&format!("Approved by:       {}\n", c.approved_by));
+    s.push_str(&format!(
+        "Applied by:        {} on {}\n",
+        c.applied_by, c.applied_on
+    ));
+    s.push_str(&format!(
+        "Hold check:        {} records not destroyed (holds or no longer eligible)\n",
+        c.not_disposed.len()
+    ));
+    if let Some((a, b)) = c.disposal_entries {
+        s.push_str(&format!("Disposal entries:  {a} to {b}\n"));
+    }
+    s.push_str(&format!(
+        "Certificate entry: {seq}\n\nMethod: {}\n\nRecords:\n",
+        c.method
+    ));
+    for r in &c.records {
+        s.push_str(&format!("  {r}\n"));
+    }
+    s
+}

@@ -1,0 +1,155 @@
+//! Legal holds (litigation, public records request, investigation, audit, court order):
+//! `hold.place` creates a hold record naming records or a case number, `hold.release`
+//! ends it. A hold blocks disposition whatever the computed eligible date; it never
+//! moves the date (docs/RETENTION.md).
+//!
+//! Invariant: a case hold covers every record whose case number is the hold's, by the
+//! keyed case index, so records added to the case after the hold are covered too.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Draft, Ledger, LedgerError};
+use crate::format::{Action, CommitmentKind, HoldKind, HoldScope};
+use crate::store::Space;
+
+/// What a hold covers, as the supervisor names it.
+#[derive(Clone, Debug)]
+pub enum HoldTarget {
+    Records(Vec<[u8; 16]>),
+    Case(String),
+}
+
+/// The hold's side document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct HoldDoc {
+    authority: String,
+}
+
+/// An active or released hold, as `hold list` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hold {
+    pub id: String,
+    pub kind: String,
+    pub authority: String,
+    /// `records` or `case`.
+    pub scope: String,
+    /// The records named (record scope), or the case number (case scope).
+    pub records: Vec<String>,
+    pub case_number: Option<String>,
+    pub placed: u64,
+    pub released: Option<u64>,
+}
+
+impl Ledger {
+    /// Drafts a `hold.place`; the authority reference (docket, request number) is the
+    /// sealed side document.
+    pub fn hold_draft(
+        &self,
+        kind: HoldKind,
+        authority: &str,
+        target: HoldTarget,
+    ) -> Result<Draft, LedgerError> {
+        if authority.trim().is_empty() {
+            return Err(LedgerError::Invalid(
+                "a hold needs its authority reference (--authority)".into(),
+            ));
+        }
+        let (scope, case_number) = match target {
+            HoldTarget::Records(mut ids) => {
+                if ids.is_empty() {
+                    return Err(LedgerError::Invalid(
+                        "name the records to hold, or --case".into(),
+                    ));
+                }
+                for id in &ids {
+                    if self.record(id)?.is_none() {
+                        return Err(LedgerError::NoRecord(hex::encode(id)));
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                (HoldScope::Records(ids), None)
+            }
+            // The scope's commitment is filled in when the draft is prepared.
+            HoldTarget::Case(n) => (HoldScope::Case([0; 32]), Some(n)),
+        };
+        let mut d = Draft::new_record(
+            "hold",
+            super::append::today(),
+            Action::HoldPlace { kind, scope },
+        );
+        d.case_number = case_number;
+        d.side_doc = Some(
+            serde_json::to_vec(&HoldDoc {
+                authority: authority.to_string(),
+            })
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?,
+        );
+        Ok(d)
+    }
+
+    /// Every hold, oldest first, with what it covers.
+    pub fn holds(&self) -> Result<Vec<Hold>, LedgerError> {
+        let mut out = Vec::new();
+        for id in self.internal_records("hold")? {
+            out.push(self.hold(&id)?);
+        }
+        out.sort_by_key(|h| h.placed);
+        Ok(out)
+    }
+
+    /// One hold, read from its `hold.place` entry and sealed side document.
+    pub fn hold(&self, id: &[u8; 16]) -> Result<Hold, LedgerError> {
+        let st = self
+            .record(id)?
+            .filter(|s| s.record_type == "hold")
+            .ok_or_else(|| LedgerError::Invalid(format!("{} is not a hold", hex::encode(id))))?;
+        let e = self.entry(st.first_seq)?;
+        let c = &e.signed.change;
+        let Action::HoldPlace { kind, scope } = &c.action else {
+            return Err(LedgerError::Invalid(format!(
+                "hold {}: its first entry is not hold.place",
+                hex::encode(id)
+            )));
+        };
+        let hash = crate::format::change::change_hash(e.signed.change_bytes());
+        let authority = match self.open_sealed(id, &hash, CommitmentKind::SideDocument)? {
+            Some((_, b)) => serde_json::from_slice::<HoldDoc>(&b)
+                .map(|d| d.authority)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let (scope_name, records, case_number) = match scope {
+            HoldScope::Records(ids) => ("records", ids.iter().map(hex::encode).collect(), None),
+            HoldScope::Case(_) => ("case", Vec::new(), self.case_number(id)?),
+        };
+        Ok(Hold {
+            id: hex::encode(id),
+            kind: kind.to_string(),
+            authority,
+            scope: scope_name.into(),
+            records,
+            case_number,
+            placed: st.first_seq,
+            released: st.closed,
+        })
+    }
+
+    /// The active holds on a record: by record id, and by its case number.
+    pub fn holds_on(&self, record: &[u8; 16]) -> Result<Vec<[u8; 16]>, LedgerError> {
+        let mut prefixes = vec![[&b"r"[..], record].concat()];
+        if let Some(num) = self.case_number(record)? {
+            prefixes.push([&b"c"[..], &self.epochs.index_hash("case", &num)].concat());
+        }
+        let mut out = Vec::new();
+        for p in prefixes {
+            for r in self.store.scan(Space::Hold, &p) {
+                let (k, _) = r?;
+                if let Some(id) = k.get(k.len() - 16..).and_then(|s| s.try_into().ok()) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,198 @@
+//! The retention report: every record evaluated against the schedule in force
+//! (`crate::retention::evaluate`), streamed in record-id order, a chunk at a time, with
+//! the chunk's records evaluated in parallel. Memory follows the chunk, not the ledger.
+//!
+//! Reading a record's payload fields to evaluate conditions (felony, sustained, dates)
+//! is not a person's read: nothing of the content is returned, only the evaluation, so
+//! no `access` entry is appended (DESIGN.md's rule is about returning content).
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::state::RecordState;
+use super::{Ledger, LedgerError};
+use crate::format::action::INTERNAL_TYPES;
+use crate::format::CommitmentKind;
+use crate::retention::{evaluate, HoldFact, Outcome, Policy, RecordFacts, Schedule, Status};
+use crate::store::Space;
+
+/// Records evaluated per chunk.
+const CHUNK: usize = 4096;
+
+/// Record status names (record.status) → the payload field a retention trigger reads.
+const STATUS_FIELDS: &[(&str, &str)] = &[
+    ("closed", "closed_on"),
+    ("served", "served_on"),
+    ("recalled", "recalled_on"),
+    ("superseded", "superseded_on"),
+    ("final-disposition", "disposition_on"),
+    ("appeals-exhausted", "appeals_exhausted_on"),
+];
+
+/// Totals of a report, by status.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReportSummary {
+    pub as_of: String,
+    pub schedule: Option<super::schedules::Adopted>,
+    pub records: u64,
+    pub by_status: std::collections::BTreeMap<String, u64>,
+}
+
+impl Ledger {
+    /// The agency's retention policy, from the settings in force.
+    pub fn policy(&self) -> Result<Policy, LedgerError> {
+        let s = &self.settings;
+        Policy::new(
+            &s.time_zone,
+            &s.fiscal_year_start,
+            s.no_longer_needed.as_deref(),
+        )
+        .map_err(|e| LedgerError::Invalid(e.to_string()))
+    }
+
+    /// What retention needs to know about a record: dates, latest payload fields (with
+    /// the dates of its status changes filled in), and the holds on it.
+    pub fn facts(&self, st: &RecordState, policy: &Policy) -> Result<RecordFacts, LedgerError> {
+        self.facts_with(st, policy, true)
+    }
+
+    /// [`Self::facts`]; `holds_exist: false` skips the hold lookups (no hold in force
+    /// anywhere in the ledger, known once per report).
+    fn facts_with(
+        &self,
+        st: &RecordState,
+        policy: &Policy,
+        holds_exist: bool,
+    ) -> Result<RecordFacts, LedgerError> {
+        let bad =
+            |what: String| LedgerError::Invalid(format!("record {}: {what}", hex::encode(st.id)));
+        let created_on: jiff::civil::Date = st
+            .created_on
+            .parse()
+            .map_err(|e| bad(format!("created_on: {e}")))?;
+        let mut fields = match st.content {
+            Some(h) => match self.open_sealed(&st.id, &h, CommitmentKind::Content)? {
+                Some((_, bytes)) => match serde_json::from_slice(&bytes) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => serde_json::Map::new(),
+                },
+                None => serde_json::Map::new(),
+            },
+            None => serde_json::Map::new(),
+        };
+        for (status, field) in STATUS_FIELDS {
+            if let Some(d) = st.status_dates.get(*status) {
+                fields
+                    .entry(field.to_string())
+                    .or_insert_with(|| serde_json::Value::String(d.clone()));
+            }
+        }
+        let closed_on = match (st.status.as_deref(), &st.status_date) {
+            (Some("closed"), Some(d)) => {
+                Some(d.parse().map_err(|e| bad(format!("closed on: {e}")))?)
+            }
+            _ => None,
+        };
+        let last_ms = if st.last_change_ms > 0 {
+            st.last_change_ms
+        } else {
+            self.entry(st.last_seq)?.time_ms
+        };
+        let last_action_on = jiff::Timestamp::from_millisecond(last_ms)
+            .map(|t| t.to_zoned(policy.time_zone.clone()).date())
+            .map_err(|e| bad(format!("last change time: {e}")))?;
+        let mut holds = Vec::new();
+        let held = if holds_exist {
+            self.holds_on(&st.id)?
+        } else {
+            Vec::new()
+        };
+        for h in held {
+            let hold = self.hold(&h)?;
+            holds.push(HoldFact {
+                id: hold.id,
+                kind: hold.kind,
+                authority: hold.authority,
+            });
+        }
+        Ok(RecordFacts {
+            id: st.id,
+            record_type: st.record_type.clone(),
+            created_on,
+            closed_on,
+            last_action_on,
+            fields,
+            holds,
+        })
+    }
+
+    /// Evaluates one record.
+    pub fn evaluate_record(
+        &self,
+        schedule: &Schedule,
+        policy: &Policy,
+        st: &RecordState,
+        as_of: jiff::civil::Date,
+    ) -> Result<Outcome, LedgerError> {
+        Ok(evaluate(schedule, &self.facts(st, policy)?, policy, as_of))
+    }
+
+    /// Streams the evaluation of every live record (not disposed, not the ledger's own)
+    /// under `schedule` to `each`, in record-id order.
+    pub fn retention_report(
+        &self,
+        schedule: &Schedule,
+        as_of: jiff::civil::Date,
+        each: &mut dyn FnMut(Outcome) -> Result<(), LedgerError>,
+    ) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
+        let policy = self.policy()?;
+        let holds_exist = self.store.scan(Space::Hold, b"").next().is_some();
+        let mut by_status = std::collections::BTreeMap::new();
+        let mut iter = self.store.scan(Space::Record, b"");
+        loop {
+            let mut chunk: Vec<RecordState> = Vec::with_capacity(CHUNK);
+            for r in iter.by_ref() {
+                let (_, v) = r?;
+                let st: RecordState = serde_json::from_slice(&v)
+                    .map_err(|e| LedgerError::Invalid(format!("record state unreadable: {e}")))?;
+                if st.disposed.is_none() && !INTERNAL_TYPES.contains(&st.record_type.as_str()) {
+                    chunk.push(st);
+                    if chunk.len() == CHUNK {
+                        break;
+                    }
+                }
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            let outcomes: Vec<Result<Outcome, LedgerError>> = chunk
+                .par_iter()
+                .map(|st| {
+                    let facts = self.facts_with(st, &policy, holds_exist)?;
+                    Ok(evaluate(schedule, &facts, &policy, as_of))
+                })
+                .collect();
+            for o in outcomes {
+                let o = o?;
+                *by_status
+                    .entry(status_name(o.status).to_string())
+                    .or_insert(0) += 1;
+                each(o)?;
+            }
+        }
+        Ok(by_status)
+    }
+}
+
+/// The status as reports and plans name it (as in the `--json` outcome).
+pub fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Eligible => "eligible",
+        Status::NotYet => "not_yet",
+        Status::Blocked => "blocked",
+        Status::Permanent => "permanent",
+        Status::Review => "review",
+        Status::Uncovered => "uncovered",
+        Status::NoTriggerYet => "no_trigger_yet",
+    }
+}
