@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use rayon::prelude::*;
 
 use super::{record_id, Standing, Step, Tuning};
+use crate::crypto::seal::DataKey;
 use crate::format::{Action, CommitmentKind};
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::{Batch, Space};
@@ -31,12 +32,11 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    /// Reads the record's destroyable metadata (its key must still be usable) and
-    /// derives the index rows: its case-number row and its source-record row.
-    pub(super) fn gather(l: &Ledger, id: &[u8; 16]) -> Result<Journal, LedgerError> {
-        let dk = l.live_data_key(id)?;
+    /// Reads the record's destroyable metadata with its data key `dk` and derives the
+    /// index rows: its case-number row and its source-record row.
+    pub(super) fn gather(l: &Ledger, id: &[u8; 16], dk: &DataKey) -> Result<Journal, LedgerError> {
         let d = l
-            .destroyable_with(id, &dk)
+            .destroyable_with(id, dk)
             .map_err(|e| {
                 LedgerError::Invalid(format!(
                     "record {}: cannot read its destroyable metadata: {e}",
