@@ -100,6 +100,9 @@ impl Journal {
     }
 }
 
+/// What one change stored beside the log: its `P` keys and the blob it attached, if any.
+type Stored = (Vec<Vec<u8>>, Option<[u8; 32]>);
+
 /// A journalled record whose key is gone, with the seqs of its changes.
 struct Gone {
     id: [u8; 16],
@@ -176,7 +179,7 @@ impl Ledger {
         let mut seqs: Vec<u64> = part.iter().flat_map(|g| g.seqs.iter().copied()).collect();
         seqs.sort_unstable();
         // Entries in seq order: neighbouring reads share pages.
-        let sealed: Vec<(Vec<Vec<u8>>, Option<[u8; 32]>)> = seqs
+        let sealed: Vec<Stored> = seqs
             .par_chunks(512)
             .map(|c| c.iter().map(|s| self.sealed_of(*s)).collect::<Vec<_>>())
             .flatten()
@@ -214,7 +217,7 @@ impl Ledger {
 
     /// The `P` keys change `seq` stored (exactly those its entry commits to), and the
     /// blob it attached, if any.
-    fn sealed_of(&self, seq: u64) -> Result<(Vec<Vec<u8>>, Option<[u8; 32]>), LedgerError> {
+    fn sealed_of(&self, seq: u64) -> Result<Stored, LedgerError> {
         let e = self.entry(seq)?;
         let hash = e.signed.hash();
         let c = &e.signed.change;
