@@ -154,6 +154,8 @@ impl Ledger {
                 report.resumed.push(id);
             }
         }
+        // Records whose key this call has made unrecoverable (no need to look again).
+        let mut gone_now = HashSet::new();
         if !doomed.is_empty() {
             self.write_journal(&doomed, &t)?;
             t.reached(Step::Journalled)?;
@@ -166,8 +168,9 @@ impl Ledger {
             self.retire_epochs(&retired)?;
             report.epochs_retired = retired.into_iter().collect();
             t.reached(Step::Retired)?;
+            gone_now = doomed;
         }
-        let (swept, blobs) = self.sweep_destroyed(&t)?;
+        let (swept, blobs) = self.sweep_destroyed(&gone_now, &t)?;
         report.swept = swept;
         report.blobs_unlinked = blobs;
         Ok(report)

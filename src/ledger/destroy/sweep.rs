@@ -111,9 +111,14 @@ struct Gone {
 }
 
 impl Ledger {
-    /// Step 5 for every journalled record whose key is gone. Returns (records swept,
+    /// Step 5 for every journalled record whose key is gone (`gone_now`: records known
+    /// to be gone, whose key need not be looked at again). Returns (records swept,
     /// blobs unlinked).
-    pub(super) fn sweep_destroyed(&self, t: &Tuning) -> Result<(u64, u64), LedgerError> {
+    pub(super) fn sweep_destroyed(
+        &self,
+        gone_now: &HashSet<[u8; 16]>,
+        t: &Tuning,
+    ) -> Result<(u64, u64), LedgerError> {
         let rows = self
             .store
             .scan(Space::Destroying, b"")
@@ -123,7 +128,7 @@ impl Ledger {
             .par_iter()
             .map(|(k, v)| {
                 let id = record_id(k)?;
-                if self.standing(&id)? != Standing::Gone {
+                if !gone_now.contains(&id) && self.standing(&id)? != Standing::Gone {
                     return Ok(None);
                 }
                 Ok(Some(Gone {
