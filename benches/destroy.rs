@@ -58,7 +58,11 @@ fn main() {
             .expect("sign");
         l.append(subs).expect("append");
     }
-    println!("built {n} records in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "built {n} records in {:.1} s (peak RSS so far {:.0} MiB)",
+        t.elapsed().as_secs_f64(),
+        peak_mib()
+    );
 
     let doomed: Vec<[u8; 16]> = ids.iter().step_by(2).copied().collect();
     let t = Instant::now();
@@ -73,6 +77,7 @@ fn main() {
         secs,
         rep.destroyed.len() as f64 / secs
     );
+    println!("peak RSS after destroy_data: {:.0} MiB", peak_mib());
     let t = Instant::now();
     let again = l.destroy_data(&doomed).expect("destroy again");
     assert_eq!(again.already_destroyed.len(), doomed.len());
@@ -80,6 +85,20 @@ fn main() {
         "destroy_data again (all already destroyed): {:.2} s",
         t.elapsed().as_secs_f64()
     );
+}
+
+/// Peak resident set size of this process so far, MiB (`VmHWM`).
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 fn day() -> Date {

@@ -32,7 +32,7 @@ mod sweep;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use rayon::prelude::*;
 
@@ -112,10 +112,6 @@ enum Standing {
     Gone,
 }
 
-/// Records of these types are the ledger's own trust anchors; their data is never
-/// destroyed (`verify` needs the genesis settings and key registrations).
-const PROTECTED_TYPES: &[&str] = &["ledger", "key", "witness"];
-
 impl Ledger {
     /// Destroys the data of `records` (`docs/DESTRUCTION.md`, steps 2–5): one epoch
     /// rotation for the whole batch, each step durable before the next.
@@ -135,64 +131,98 @@ impl Ledger {
         let mut asked = records.to_vec();
         asked.sort_unstable();
         asked.dedup();
-        let standings = asked
+        let protected = self.protected_records()?;
+        let surveys = asked
             .par_iter()
-            .map(|id| {
-                self.check_destroyable(id)?;
-                self.standing(id)
-            })
+            .map(|id| self.survey(id, &protected))
             .collect::<Result<Vec<_>, LedgerError>>()?;
-        let mut doomed: HashMap<[u8; 16], u32> = HashMap::new();
-        for (id, standing) in asked.iter().zip(standings) {
-            match standing {
-                Standing::Live(epoch) => {
-                    doomed.insert(*id, epoch);
+        let mut doomed = Vec::new();
+        for (id, survey) in asked.iter().zip(surveys) {
+            match survey {
+                Some(found) => {
+                    doomed.push((*id, found));
                     report.destroyed.push(*id);
                 }
-                Standing::Gone => report.already_destroyed.push(*id),
+                None => report.already_destroyed.push(*id),
             }
         }
         for id in self.journalled()? {
             if let (Err(_), Standing::Live(epoch)) = (asked.binary_search(&id), self.standing(&id)?)
             {
-                doomed.insert(id, epoch);
+                let journal = sweep::Journal::gather(self, &id, &self.live_data_key(&id)?)?;
+                doomed.push((id, (epoch, journal)));
                 report.resumed.push(id);
             }
         }
+        // Records whose key this call has made unrecoverable (no need to look again).
+        let mut gone_now = HashSet::new();
         if !doomed.is_empty() {
-            let mut ids: Vec<[u8; 16]> = doomed.keys().copied().collect();
-            ids.sort_unstable();
-            self.write_journal(&ids, &t)?;
+            self.write_journal(&doomed, &t)?;
             t.reached(Step::Journalled)?;
-            let retired: BTreeSet<u32> = doomed.values().copied().collect();
+            let retired: BTreeSet<u32> = doomed.iter().map(|(_, (e, _))| *e).collect();
             report.new_epoch = self.add_epoch_if_retiring_current(&retired)?;
             t.reached(Step::EpochAdded)?;
-            let doomed: HashSet<[u8; 16]> = ids.into_iter().collect();
+            let doomed: HashSet<[u8; 16]> = doomed.into_iter().map(|(id, _)| id).collect();
             report.rewrapped = self.rewrap_survivors(&retired, &doomed, &t)?;
             t.reached(Step::Rewrapped)?;
             self.retire_epochs(&retired)?;
             report.epochs_retired = retired.into_iter().collect();
             t.reached(Step::Retired)?;
+            gone_now = doomed;
         }
-        let (swept, blobs) = self.sweep_destroyed(&t)?;
+        let (swept, blobs) = self.sweep_destroyed(&gone_now, &t)?;
         report.swept = swept;
         report.blobs_unlinked = blobs;
         Ok(report)
     }
 
-    /// Refuses unknown records and the ledger's own records, naming the record.
-    fn check_destroyable(&self, id: &[u8; 16]) -> Result<(), LedgerError> {
-        let st = self
-            .record(id)?
-            .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
-        if PROTECTED_TYPES.contains(&st.record_type.as_str()) {
+    /// The ledger's own records: the genesis record and every key's and witness's
+    /// registration record. Their data is never destroyed.
+    fn protected_records(&self) -> Result<HashSet<[u8; 16]>, LedgerError> {
+        let mut set: HashSet<[u8; 16]> = self.keys.values().map(|k| k.record).collect();
+        if self.head.size > 0 {
+            set.insert(self.entry(0)?.signed.change.record);
+        }
+        for kv in self.store.scan(Space::Witness, b"") {
+            let w: super::checkpoint::Witness = serde_json::from_slice(&kv?.1).map_err(|e| {
+                LedgerError::Invalid(format!("witness registry entry unreadable: {e}"))
+            })?;
+            set.insert(self.entry(w.registered)?.signed.change.record);
+        }
+        Ok(set)
+    }
+
+    /// Where a record asked for stands: `Some((epoch, journal))` if its key is still
+    /// usable (to destroy now), `None` if its data is already destroyed. Refuses unknown
+    /// and protected records, naming the record.
+    fn survey(
+        &self,
+        id: &[u8; 16],
+        protected: &HashSet<[u8; 16]>,
+    ) -> Result<Option<(u32, sweep::Journal)>, LedgerError> {
+        if protected.contains(id) {
             return Err(LedgerError::Invalid(format!(
-                "record {} is one of the ledger's own records (type {}); its data is never destroyed",
-                hex::encode(id),
-                st.record_type
+                "record {} is one of the ledger's own records (genesis, key or witness); its data is never destroyed",
+                hex::encode(id)
             )));
         }
-        Ok(())
+        let Some(wrapped) = self.store.get(Space::DataKey, id)? else {
+            return match self.store.get(Space::Record, id)? {
+                Some(_) => Ok(None),
+                None => Err(LedgerError::NoRecord(hex::encode(id))),
+            };
+        };
+        let epoch = EpochKeys::epoch_of(&wrapped).ok_or_else(|| truncated(id))?;
+        if !self.epochs.has_epoch(epoch) {
+            return Ok(None);
+        }
+        let dk = self.epochs.unwrap_key(&wrapped, id).map_err(|e| {
+            LedgerError::Invalid(format!(
+                "record {}: cannot open its data key: {e}",
+                hex::encode(id)
+            ))
+        })?;
+        Ok(Some((epoch, sweep::Journal::gather(self, id, &dk)?)))
     }
 
     fn standing(&self, id: &[u8; 16]) -> Result<Standing, LedgerError> {
@@ -202,10 +232,7 @@ impl Ledger {
         match EpochKeys::epoch_of(&wrapped) {
             Some(e) if self.epochs.has_epoch(e) => Ok(Standing::Live(e)),
             Some(_) => Ok(Standing::Gone),
-            None => Err(LedgerError::Invalid(format!(
-                "record {}: its wrapped data key is truncated",
-                hex::encode(id)
-            ))),
+            None => Err(truncated(id)),
         }
     }
 
@@ -217,17 +244,17 @@ impl Ledger {
             .collect()
     }
 
-    /// Journals, for each record, the index rows its destroyable metadata leads to,
-    /// while that metadata can still be opened. Durable before anything is destroyed.
-    fn write_journal(&self, ids: &[[u8; 16]], t: &Tuning) -> Result<(), LedgerError> {
-        for part in ids.chunks(t.chunk.max(1)) {
-            let rows: Vec<([u8; 16], Vec<u8>)> = part
-                .par_iter()
-                .map(|id| Ok((*id, sweep::Journal::gather(self, id)?.encode())))
-                .collect::<Result<_, LedgerError>>()?;
+    /// Writes the journal rows (gathered while the records' metadata could be opened),
+    /// durably, before anything is destroyed.
+    fn write_journal(
+        &self,
+        doomed: &[([u8; 16], (u32, sweep::Journal))],
+        t: &Tuning,
+    ) -> Result<(), LedgerError> {
+        for part in doomed.chunks(t.chunk.max(1)) {
             let mut b = Batch::default();
-            for (id, row) in &rows {
-                b.put(Space::Destroying, id, row);
+            for (id, (_, journal)) in part {
+                b.put(Space::Destroying, id, &journal.encode());
             }
             self.store.commit(b)?;
         }
@@ -271,12 +298,7 @@ impl Ledger {
             for kv in self.store.scan(Space::DataKey, b"") {
                 let (k, wrapped) = kv?;
                 let id = record_id(&k)?;
-                let epoch = EpochKeys::epoch_of(&wrapped).ok_or_else(|| {
-                    LedgerError::Invalid(format!(
-                        "record {}: its wrapped data key is truncated",
-                        hex::encode(id)
-                    ))
-                })?;
+                let epoch = EpochKeys::epoch_of(&wrapped).ok_or_else(|| truncated(&id))?;
                 if retired.contains(&epoch) && !doomed.contains(&id) {
                     pending.push((id, wrapped));
                 }
@@ -330,6 +352,13 @@ impl Ledger {
         self.epochs = kept;
         Ok(())
     }
+}
+
+fn truncated(id: &[u8; 16]) -> LedgerError {
+    LedgerError::Invalid(format!(
+        "record {}: its wrapped data key is truncated",
+        hex::encode(id)
+    ))
 }
 
 /// A record id from a store key.

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use rayon::prelude::*;
 
 use super::{record_id, Standing, Step, Tuning};
+use crate::crypto::seal::DataKey;
 use crate::format::{Action, CommitmentKind};
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::{Batch, Space};
@@ -31,12 +32,11 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    /// Reads the record's destroyable metadata (its key must still be usable) and
-    /// derives the index rows: its case-number row and its source-record row.
-    pub(super) fn gather(l: &Ledger, id: &[u8; 16]) -> Result<Journal, LedgerError> {
-        let dk = l.live_data_key(id)?;
+    /// Reads the record's destroyable metadata with its data key `dk` and derives the
+    /// index rows: its case-number row and its source-record row.
+    pub(super) fn gather(l: &Ledger, id: &[u8; 16], dk: &DataKey) -> Result<Journal, LedgerError> {
         let d = l
-            .destroyable_with(id, &dk)
+            .destroyable_with(id, dk)
             .map_err(|e| {
                 LedgerError::Invalid(format!(
                     "record {}: cannot read its destroyable metadata: {e}",
@@ -100,6 +100,9 @@ impl Journal {
     }
 }
 
+/// What one change stored beside the log: its `P` keys and the blob it attached, if any.
+type Stored = (Vec<Vec<u8>>, Option<[u8; 32]>);
+
 /// A journalled record whose key is gone, with the seqs of its changes.
 struct Gone {
     id: [u8; 16],
@@ -108,9 +111,14 @@ struct Gone {
 }
 
 impl Ledger {
-    /// Step 5 for every journalled record whose key is gone. Returns (records swept,
+    /// Step 5 for every journalled record whose key is gone (`gone_now`: records known
+    /// to be gone, whose key need not be looked at again). Returns (records swept,
     /// blobs unlinked).
-    pub(super) fn sweep_destroyed(&self, t: &Tuning) -> Result<(u64, u64), LedgerError> {
+    pub(super) fn sweep_destroyed(
+        &self,
+        gone_now: &HashSet<[u8; 16]>,
+        t: &Tuning,
+    ) -> Result<(u64, u64), LedgerError> {
         let rows = self
             .store
             .scan(Space::Destroying, b"")
@@ -120,7 +128,7 @@ impl Ledger {
             .par_iter()
             .map(|(k, v)| {
                 let id = record_id(k)?;
-                if self.standing(&id)? != Standing::Gone {
+                if !gone_now.contains(&id) && self.standing(&id)? != Standing::Gone {
                     return Ok(None);
                 }
                 Ok(Some(Gone {
@@ -176,7 +184,7 @@ impl Ledger {
         let mut seqs: Vec<u64> = part.iter().flat_map(|g| g.seqs.iter().copied()).collect();
         seqs.sort_unstable();
         // Entries in seq order: neighbouring reads share pages.
-        let sealed: Vec<(Vec<Vec<u8>>, Option<[u8; 32]>)> = seqs
+        let sealed: Vec<Stored> = seqs
             .par_chunks(512)
             .map(|c| c.iter().map(|s| self.sealed_of(*s)).collect::<Vec<_>>())
             .flatten()
@@ -214,7 +222,7 @@ impl Ledger {
 
     /// The `P` keys change `seq` stored (exactly those its entry commits to), and the
     /// blob it attached, if any.
-    fn sealed_of(&self, seq: u64) -> Result<(Vec<Vec<u8>>, Option<[u8; 32]>), LedgerError> {
+    fn sealed_of(&self, seq: u64) -> Result<Stored, LedgerError> {
         let e = self.entry(seq)?;
         let hash = e.signed.hash();
         let c = &e.signed.change;
