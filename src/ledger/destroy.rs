@@ -116,12 +116,14 @@ impl Ledger {
     /// Destroys the data of `records` (`docs/DESTRUCTION.md`, steps 2–5): one epoch
     /// rotation for the whole batch, each step durable before the next.
     ///
-    /// The caller must have appended the records' disposal entries durably first. Every
+    /// The caller must have appended the records' disposal entries durably first: only
+    /// `purge.rs` calls this, after the disposal entries the append rules allowed
+    /// (an approved plan or order, no hold), so it is not public. Every
     /// record must exist and not be one of the ledger's own (genesis, key, witness)
     /// records; otherwise nothing is done. A record already destroyed is reported as
     /// such and left alone. After a crash at any point, calling this again (with the
     /// same records or any others) completes the interrupted destruction.
-    pub fn destroy_data(&mut self, records: &[[u8; 16]]) -> Result<Destroyed, LedgerError> {
+    pub(crate) fn destroy_data(&mut self, records: &[[u8; 16]]) -> Result<Destroyed, LedgerError> {
         self.destroy_with(records, Tuning::default())
     }
 

@@ -222,7 +222,12 @@ impl Ledger {
                             hex::encode(c.record)
                         ))
                     }
-                    Ok(None) => missing = true,
+                    // Destroyed (its key gone, its rows maybe not yet swept after a
+                    // crash): missing, which a disposal entry must account for.
+                    Ok(None) | Err(LedgerError::Destroyed(_)) => missing = true,
+                    Err(LedgerError::Seal(crate::crypto::seal::SealError::EpochGone(_))) => {
+                        missing = true
+                    }
                     Err(e) => {
                         payload = Err(format!(
                             "{kind} of record {} cannot be opened: {e}",
@@ -235,6 +240,10 @@ impl Ledger {
                 match self.stream_blob(&c.record, &ch, &blob, |_| Ok(())) {
                     Ok(_) => {}
                     Err(LedgerError::Io(_, e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        missing = true
+                    }
+                    Err(LedgerError::Destroyed(_))
+                    | Err(LedgerError::Seal(crate::crypto::seal::SealError::EpochGone(_))) => {
                         missing = true
                     }
                     Err(e) => {
