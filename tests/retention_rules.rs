@@ -749,3 +749,36 @@ fn the_example_in_the_docs_parses() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!s.items.is_empty());
 }
+
+/// `Schedule::reads_fields(type) == false` lets the ledger skip decrypting payloads: for
+/// such a type, evaluating with the payload or without it must give the same outcome.
+#[test]
+fn a_type_whose_items_read_no_field_evaluates_the_same_without_the_payload() {
+    let p = policy();
+    let payload = json!({
+        "offense_class": "felony", "solved": true, "finding": "sustained", "kind": "firearm",
+        "sex_offense": true, "served_on": "2020-01-02", "disposition_on": "2020-03-04",
+        "appeals_exhausted_on": "2021-01-01", "date_of_birth": "2001-02-28",
+        "superseded_on": "2020-05-05", "recorded_on": "2020-06-06", "resolved_on": "2020-07-07",
+    });
+    let mut checked = 0;
+    for (name, s) in shipped() {
+        for t in DEFAULT_TYPES {
+            if s.reads_fields(t) {
+                continue;
+            }
+            for created in [date(2012, 2, 29), date(2019, 5, 1), date(2025, 12, 31)] {
+                let with = evaluate(
+                    &s,
+                    &facts(t, created, payload.clone()),
+                    &p,
+                    date(2026, 11, 1),
+                );
+                let without = evaluate(&s, &facts(t, created, json!({})), &p, date(2026, 11, 1));
+                assert_eq!(with, without, "{name}: {t}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "some type of some file reads no field");
+}

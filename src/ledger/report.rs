@@ -53,16 +53,18 @@ impl Ledger {
     /// What retention needs to know about a record: dates, latest payload fields (with
     /// the dates of its status changes filled in), and the holds on it.
     pub fn facts(&self, st: &RecordState, policy: &Policy) -> Result<RecordFacts, LedgerError> {
-        self.facts_with(st, policy, true)
+        self.facts_with(st, policy, true, true)
     }
 
     /// [`Self::facts`]; `holds_exist: false` skips the hold lookups (no hold in force
-    /// anywhere in the ledger, known once per report).
+    /// anywhere in the ledger, known once per report), and `read_fields: false` skips
+    /// decrypting the payload (the schedule reads no field for this record type).
     fn facts_with(
         &self,
         st: &RecordState,
         policy: &Policy,
         holds_exist: bool,
+        read_fields: bool,
     ) -> Result<RecordFacts, LedgerError> {
         let bad =
             |what: String| LedgerError::Invalid(format!("record {}: {what}", hex::encode(st.id)));
@@ -70,7 +72,7 @@ impl Ledger {
             .created_on
             .parse()
             .map_err(|e| bad(format!("created_on: {e}")))?;
-        let mut fields = match st.content {
+        let mut fields = match st.content.filter(|_| read_fields) {
             Some(h) => match self.open_sealed(&st.id, &h, CommitmentKind::Content)? {
                 Some((_, bytes)) => match serde_json::from_slice(&bytes) {
                     Ok(serde_json::Value::Object(m)) => m,
@@ -168,7 +170,8 @@ impl Ledger {
             let outcomes: Vec<Result<Outcome, LedgerError>> = chunk
                 .par_iter()
                 .map(|st| {
-                    let facts = self.facts_with(st, &policy, holds_exist)?;
+                    let read_fields = schedule.reads_fields(&st.record_type);
+                    let facts = self.facts_with(st, &policy, holds_exist, read_fields)?;
                     Ok(evaluate(schedule, &facts, &policy, as_of))
                 })
                 .collect();

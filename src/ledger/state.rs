@@ -66,6 +66,10 @@ impl Settings {
                 self.fiscal_year_start
             ));
         }
+        if let Some(p) = &self.no_longer_needed {
+            p.parse::<crate::retention::Period>()
+                .map_err(|e| format!("settings: no_longer_needed {p:?}: {e}"))?;
+        }
         for t in self.record_types.iter().chain(&self.confidential_types) {
             crate::format::action::check_type(t).map_err(|e| format!("settings: {e}"))?;
             if crate::format::action::INTERNAL_TYPES.contains(&t.as_str()) {
@@ -164,5 +168,30 @@ mod opt_hex32 {
                 .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
         })
         .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_check_names_the_bad_field() {
+        assert!(Settings::default().check().is_ok());
+        let with = |f: &dyn Fn(&mut Settings)| {
+            let mut s = Settings::default();
+            f(&mut s);
+            s.check()
+        };
+        assert!(with(&|s| s.no_longer_needed = Some("2y 6m".into())).is_ok());
+        let e = with(&|s| s.no_longer_needed = Some("soon".into())).unwrap_err();
+        assert!(e.contains("no_longer_needed"), "{e}");
+        let e = with(&|s| s.time_zone = "Mars/Olympus".into()).unwrap_err();
+        assert!(e.contains("time zone"), "{e}");
+        let s = Settings {
+            fiscal_year_start: "13-01".into(),
+            ..Settings::default()
+        };
+        assert!(s.check().unwrap_err().contains("fiscal_year_start"));
     }
 }

@@ -274,6 +274,20 @@ pub enum Rule {
     AndUntil(Vec<Rule>),
 }
 
+impl Rule {
+    /// Whether evaluating the rule reads any payload field (a named trigger's fields or
+    /// a `date_field`); `false` means the record's dates and holds suffice.
+    pub fn reads_fields(&self) -> bool {
+        match self {
+            Rule::After { trigger, .. } => !trigger.fields().is_empty(),
+            Rule::Permanent | Rule::Review => false,
+            Rule::WhicheverLonger(rs) | Rule::WhicheverShorter(rs) | Rule::AndUntil(rs) => {
+                rs.iter().any(Rule::reads_fields)
+            }
+        }
+    }
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let join = |rules: &[Rule], sep: &str| {

@@ -63,6 +63,11 @@ pub struct Item {
 
 impl Item {
     /// True when the item covers records of this type with this payload.
+    /// Whether deciding if this item covers a record, and when, reads payload fields.
+    pub fn reads_fields(&self) -> bool {
+        !self.when.is_empty() || !self.unless.is_empty() || self.rule.reads_fields()
+    }
+
     pub fn covers(
         &self,
         record_type: &str,
@@ -197,6 +202,16 @@ impl Confidence {
 }
 
 impl Schedule {
+    /// Whether evaluating a record of `record_type` reads its payload fields: some item
+    /// for the type has conditions or a rule that reads fields. When not, a caller may
+    /// evaluate with empty `fields` and get the same outcome.
+    pub fn reads_fields(&self, record_type: &str) -> bool {
+        self.items
+            .iter()
+            .filter(|i| i.record_types.iter().any(|t| t == record_type))
+            .any(Item::reads_fields)
+    }
+
     /// The items covering a record, in file order.
     pub fn items_for<'s>(
         &'s self,

@@ -417,3 +417,72 @@ fn a_later_call_for_other_records_completes_an_interrupted_one() {
         }
     }
 }
+
+/// With the disposal entries in the log, `verify` passes at a crash after the keys are
+/// gone but before housekeeping: content that can no longer be opened counts as missing,
+/// and the disposal accounts for it.
+#[test]
+fn verify_passes_between_key_loss_and_housekeeping_when_disposals_are_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let admin = new_key();
+    let mut l = Ledger::init(
+        &tmp.path().join("l"),
+        &admin,
+        InitOptions {
+            origin: "pd.example/destroy-verify".into(),
+            admin_person: "A-1".into(),
+            settings: Settings::default(),
+            ledger_key_path: None,
+        },
+    )
+    .unwrap();
+    let (clerk, sup1, sup2) = (new_key(), new_key(), new_key());
+    for (k, p, r) in [
+        (&clerk, "C-1", Role::Clerk),
+        (&sup1, "S-1", Role::Supervisor),
+        (&sup2, "S-2", Role::Supervisor),
+    ] {
+        let s = l
+            .sign(
+                &admin,
+                Draft::key_registration(k.verifying_key().to_bytes(), p, r),
+            )
+            .unwrap();
+        l.append(vec![s]).unwrap();
+    }
+    let recs: Vec<Rec> = (0..4).map(|i| make(&mut l, &clerk, i)).collect();
+    let schedule = include_str!("../../../tests/fixtures/schedule-test.toml");
+    let d = l.adopt_schedule_draft("test.toml", schedule).unwrap();
+    let s = l.sign(&sup1, d).unwrap();
+    l.append(vec![s]).unwrap();
+    let (d, _) = l
+        .purge_plan_draft(Date::new(2027, 6, 1).unwrap(), &sup1)
+        .unwrap();
+    let plan = d.record;
+    let s = l.sign(&sup1, d).unwrap();
+    l.append(vec![s]).unwrap();
+    let s = l.sign(&sup2, l.approval_draft(&plan).unwrap()).unwrap();
+    l.append(vec![s]).unwrap();
+    for r in &recs {
+        let action = Action::Disposal {
+            kind: crate::format::DisposalKind::Destroy,
+            authority: plan,
+        };
+        let s = l.sign(&sup1, l.draft(&r.id, action).unwrap()).unwrap();
+        l.append(vec![s]).unwrap();
+    }
+    let verify = |l: &Ledger| {
+        let r = l.verify(&VerifyOptions::default(), &|_| {}).unwrap();
+        assert!(r.ok(), "{:?}", r.problem);
+        assert_eq!(r.disposed.len(), 4);
+    };
+    verify(&l);
+    let stop = Tuning {
+        chunk: 2,
+        stop_after: Some(Step::Retired),
+    };
+    assert!(l.destroy_with(&ids(&recs), stop).is_err(), "the test stop");
+    verify(&l);
+    l.destroy_with(&ids(&recs), Tuning::default()).unwrap();
+    verify(&l);
+}
