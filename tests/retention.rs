@@ -304,6 +304,26 @@ fn holds_block_and_purges_need_a_second_person() {
     );
     let e = u.refused("supervisor", &["purge", "apply", &id]);
     assert!(e.contains("already applied"), "{e}");
+    // The certificate states the hold check: held back at planning and at apply.
+    let cert = u.ok("auditor", &["purge", "certificate", &id]);
+    let c = &cert["certificate"];
+    assert!(
+        c["left_out_at_planning"]["blocked"].as_u64().unwrap() >= 3,
+        "{c}"
+    );
+    assert!(
+        c["not_disposed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["record"] == old.as_str()),
+        "{c}"
+    );
+    assert!(!c["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == old.as_str()));
     // The held record is intact and readable.
     u.ok("clerk", &["record", "show", &old]);
 }

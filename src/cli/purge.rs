@@ -224,7 +224,8 @@ fn page(c: &CertificateDoc, seq: u64) -> String {
         c.applied_by, c.applied_on
     ));
     s.push_str(&format!(
-        "Hold check:        {} records not destroyed (holds or no longer eligible)\n",
+        "Hold check:        {} eligible records held back at planning; {} planned records not destroyed at apply (holds or no longer eligible)\n",
+        c.left_out_at_planning.get("blocked").copied().unwrap_or(0),
         c.not_disposed.len()
     ));
     if let Some((a, b)) = c.disposal_entries {

@@ -106,6 +106,9 @@ pub struct CertificateDoc {
     pub not_disposed: Vec<NotDisposed>,
     /// Records planned for transfer to the archives, left for `archive export`.
     pub transfer_pending: u64,
+    /// Plans: the records the plan left out when it was made, counted by status
+    /// (`blocked` = eligible but under a hold).
+    pub left_out_at_planning: std::collections::BTreeMap<String, u64>,
     pub applied_on: String,
 }
 

@@ -298,6 +298,7 @@ impl Ledger {
             disposal_entries: None,
             not_disposed: Vec::new(),
             transfer_pending: 0,
+            left_out_at_planning: BTreeMap::new(),
             applied_on: String::new(),
         };
         let mut targets = Vec::new();
@@ -317,6 +318,7 @@ impl Ledger {
                 .with_time_zone(policy.time_zone.clone())
                 .date();
             cert.schedule = Some(plan.schedule.clone());
+            cert.left_out_at_planning = plan.left_out.clone();
             for e in &plan.records {
                 let rid = parse_id(&e.record)?;
                 if e.disposition == "transfer" {
