@@ -394,7 +394,23 @@ fn an_applied_purge_destroys_certifies_and_still_verifies() {
 fn court_orders_need_a_second_person_and_dispose_outside_the_schedule() {
     let u = Unit::new();
     let young = u.create("2026-03-03", None, "expunge me");
+    let held = u.create("2026-03-05", None, "expunge me after the hold");
     let to_seal = u.create("2026-03-04", None, "seal me");
+    let hold = u.ok(
+        "supervisor",
+        &[
+            "hold",
+            "place",
+            "--kind",
+            "investigation",
+            "--authority",
+            "IA-7",
+            &held,
+        ],
+    )["record"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let order = u.ok(
         "supervisor",
         &[
@@ -405,6 +421,7 @@ fn court_orders_need_a_second_person_and_dispose_outside_the_schedule() {
             "--action",
             "expunge",
             &young,
+            &held,
         ],
     )["record"]
         .as_str()
@@ -412,9 +429,19 @@ fn court_orders_need_a_second_person_and_dispose_outside_the_schedule() {
         .to_string();
     let e = u.refused("supervisor", &["order", "approve", &order]);
     assert!(e.contains("two-person"), "{e}");
+    // Approved and carried out, except for the held record: the order stays open.
     let done = u.ok("admin", &["order", "approve", &order]);
     assert_eq!(done["disposed_now"], 1, "{done}");
+    assert!(done["certificate_seq"].is_null(), "{done}");
+    let out = u.run(None, &["purge", "certificate", &order]);
+    assert_eq!(out.status.code(), Some(2));
+    u.ok("clerk", &["record", "show", &held]);
+    u.ok("supervisor", &["hold", "release", &hold]);
+    let done = u.ok("admin", &["order", "apply", &order]);
+    assert_eq!(done["disposed_now"], 1, "{done}");
+    assert_eq!(done["already_disposed"], 1, "{done}");
     let cert = u.ok("auditor", &["purge", "certificate", &order]);
+    assert_eq!(cert["certificate"]["record_count"], 2);
     assert_eq!(cert["certificate"]["court_order"], "CR-26-1001");
 
     let seal = u.ok(

@@ -120,11 +120,16 @@ fn run_apply(ctx: &Ctx, mut l: Ledger, id: &[u8; 16], key: &ed25519_dalek::Signi
         for n in &a.not_disposed {
             s.push_str(&format!("\n  not disposed: {}: {}", n.record, n.why));
         }
-        if let Some(seq) = a.certificate_seq {
-            s.push_str(&format!(
+        match a.certificate_seq {
+            Some(seq) => s.push_str(&format!(
                 "\ncertificate at entry {seq}: `blotter purge certificate {}`",
                 a.authority
-            ));
+            )),
+            None if !a.not_disposed.is_empty() => s.push_str(&format!(
+                "\nthe order stays open: run `blotter order apply {}` once the holds are released",
+                a.authority
+            )),
+            None => {}
         }
         s
     });

@@ -261,6 +261,12 @@ impl Ledger {
             progress((n * BATCH + chunk.len()) as u64, total);
         }
         self.finish_destruction(id)?;
+        // A court order binds every record it names: while a hold keeps some back, the
+        // order stays open (uncertified), to be applied again once the hold is released.
+        // A plan is a snapshot as of its date and is certified with what it disposed of.
+        if st.record_type == "disposal-order" && !out.not_disposed.is_empty() {
+            return Ok(out);
+        }
         cert_base.not_disposed = out.not_disposed.clone();
         cert_base.transfer_pending = out.transfer_pending;
         let cert = self.certify(id, &st, approval.person, applier, cert_base, kind)?;
