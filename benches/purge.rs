@@ -123,7 +123,7 @@ fn main() {
         doc.records.len(),
         t.elapsed().as_secs_f64()
     );
-    let a = l.approval_draft(&plan).expect("approval");
+    let a = l.approval_draft(&plan, "purge-plan").expect("approval");
     let s = l.sign(&sup2, a).expect("sign");
     l.append(vec![s]).expect("approve");
     let t = Instant::now();

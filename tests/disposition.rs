@@ -2,7 +2,10 @@
 //! an approved, uncertified plan or order naming it, nothing under hold, and a crash in
 //! the middle of an apply is finished by applying again, never disposing twice.
 
-use blotter::format::{Action, Date, DisposalKind, HoldKind, Role};
+mod common;
+
+use blotter::format::entry::entry_hash;
+use blotter::format::{Action, Date, DisposalKind, Entry, HoldKind, Role, SignedChange};
 use blotter::ledger::holds::HoldTarget;
 use blotter::ledger::verify::VerifyOptions;
 use blotter::ledger::{Draft, InitOptions, Ledger, LedgerError, Settings};
@@ -89,7 +92,7 @@ impl Fx {
         let id = d.record;
         self.append(&sup1, d).unwrap();
         if approve {
-            let a = self.l.approval_draft(&id).unwrap();
+            let a = self.l.approval_draft(&id, "purge-plan").unwrap();
             let sup2 = self.sup2.clone();
             self.append(&sup2, a).unwrap();
         }
@@ -135,10 +138,34 @@ fn disposal_needs_an_approved_plan_that_names_the_record() {
     // A record that is not an authority at all.
     f.refused(&old, &young, "not a purge plan or disposal order");
     // Approval by the planner, or by the planner's second key: refused.
-    let a = f.l.approval_draft(&unapproved).unwrap();
+    let a = f.l.approval_draft(&unapproved, "purge-plan").unwrap();
     let sup1b = f.sup1b.clone();
     let e = f.append(&sup1b, a).unwrap_err().to_string();
     assert!(e.contains("two-person"), "{e}");
+    // A plan as of a date to come, or naming a schedule file the ledger did not adopt,
+    // is refused.
+    let sup1 = f.sup1.clone();
+    let (d, mut doc) =
+        f.l.purge_plan_draft(Date::new(2099, 1, 1).unwrap(), &sup1)
+            .unwrap();
+    let e = f.append(&sup1, d).unwrap_err().to_string();
+    assert!(e.contains("still to come"), "{e}");
+    let other = f.l.put_document(b"format = 1\n# not adopted").unwrap();
+    doc.as_of = "2026-06-01".into();
+    doc.schedule.document = hex::encode(other);
+    let forged =
+        f.l.put_document(&serde_json::to_vec(&doc).unwrap())
+            .unwrap();
+    let d = Draft::new_record(
+        "purge-plan",
+        Date::new(2026, 6, 1).unwrap(),
+        Action::PurgePlan {
+            document: forged,
+            as_of: Date::new(2026, 6, 1).unwrap(),
+        },
+    );
+    let e = f.append(&sup1, d).unwrap_err().to_string();
+    assert!(e.contains("did not adopt"), "{e}");
     let plan = f.plan(true);
     // The young record is not in the plan.
     f.refused(&young, &plan, "does not list it");
@@ -187,6 +214,26 @@ fn holds_block_disposal_by_record_and_by_case() {
     f.append(&sup2, h2).unwrap();
     f.refused(&held, &plan, "legal hold");
     f.refused(&cased, &plan, "legal hold");
+    // Under a case hold, the record cannot leave the case: not by an amendment, and a
+    // disposal carries no case change at all.
+    let mut d = f.l.draft(&cased, Action::RecordAmend).unwrap();
+    d.content = Some(br#"{"summary":"moved"}"#.to_vec());
+    d.case_number = Some("OTHER-CASE".into());
+    let e = f.append(&clerk, d).unwrap_err().to_string();
+    assert!(e.contains("cannot change while the hold stands"), "{e}");
+    let mut d =
+        f.l.draft(
+            &held,
+            Action::Disposal {
+                kind: DisposalKind::Destroy,
+                authority: plan,
+            },
+        )
+        .unwrap();
+    d.case_number = Some("OTHER-CASE".into());
+    let sup1 = f.sup1.clone();
+    let e = f.append(&sup1, d).unwrap_err().to_string();
+    assert!(e.contains("carry no case number change"), "{e}");
     // Released: the record hold no longer blocks.
     let r = f.l.draft(&hold1, Action::HoldRelease).unwrap();
     f.append(&sup2, r).unwrap();
@@ -233,4 +280,44 @@ fn a_crash_in_the_middle_of_apply_is_finished_by_applying_again() {
     let r = l.verify(&VerifyOptions::default(), &|_| {}).unwrap();
     assert!(r.ok(), "{:?}", r.problem);
     assert_eq!(r.disposed.len(), 3);
+}
+
+/// A change forged into the store after a record's disposal (validly signed, chained and
+/// numbered) is found by `verify`, which re-applies FORMAT §6.4 rule 6.
+#[test]
+fn verify_finds_a_change_after_a_disposal() {
+    let mut f = Fx::new();
+    let old = f.incident(2019);
+    let plan = f.plan(true);
+    let mut d = f.l.draft(&old, Action::RecordAmend).unwrap();
+    d.content = Some(br#"{"summary":"amended later"}"#.to_vec());
+    let clerk = f.clerk.clone();
+    let amend = f.l.sign(&clerk, d).unwrap();
+    let sup1 = f.sup1.clone();
+    f.dispose(&sup1, &old, &plan).unwrap();
+    let e = f.l.append(vec![amend.clone()]).unwrap_err().to_string();
+    assert!(e.contains("disposed"), "{e}");
+    let dir = f.l.dir().to_path_buf();
+    let Fx { l, .. } = f;
+    drop(l);
+    let db = common::open_store(&dir);
+    let (n, prev, time_ms) = common::get_head(&db);
+    let forged = Entry {
+        seq: n,
+        time_ms: time_ms + 1,
+        prev,
+        signed: SignedChange::decode(&amend.signed).unwrap(),
+    }
+    .encode()
+    .unwrap();
+    common::put_entry(&db, n, &forged);
+    common::put_head(&db, n + 1, &entry_hash(&forged), time_ms + 1);
+    common::close(db);
+    let r = Ledger::open(&dir)
+        .unwrap()
+        .verify(&VerifyOptions::default(), &|_| {})
+        .unwrap();
+    let p = r.problem.expect("the forged change must be found");
+    assert_eq!(p.seq, n, "{}", p.what);
+    assert!(p.what.contains("after its disposal"), "{}", p.what);
 }

@@ -227,6 +227,25 @@ fn holds_block_and_purges_need_a_second_person() {
     assert_eq!(u.status_of(&cased), "blocked");
     assert_eq!(u.status_of(&later), "blocked");
     assert_eq!(u.status_of(&young), "not_yet");
+    let e = u.refused("auditor", &["retention", "report", "--status", "eligibel"]);
+    assert!(e.contains("use one of"), "{e}");
+    // The ledger's own records take no record changes.
+    let p = u.dir.join("payload.json");
+    let hold_id = u.ok("auditor", &["hold", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = u.refused(
+        "supervisor",
+        &[
+            "record",
+            "amend",
+            &hold_id,
+            "--payload",
+            p.to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("ledger's own hold record"), "{e}");
     // A clerk may not place holds.
     u.refused(
         "clerk",
@@ -459,7 +478,26 @@ fn court_orders_need_a_second_person_and_dispose_outside_the_schedule() {
         .as_str()
         .unwrap()
         .to_string();
-    let done = u.ok("supervisor2", &["order", "approve", &seal]);
+    // A plan is not an order, and an order is not a plan.
+    let e = u.refused("admin", &["purge", "approve", &seal]);
+    assert!(e.contains("not a purge-plan"), "{e}");
+    // A hold does not stop sealing. An administrator's approval is recorded; sealing
+    // is a supervisor's change, so a supervisor carries the order out.
+    u.ok(
+        "supervisor",
+        &[
+            "hold",
+            "place",
+            "--kind",
+            "litigation",
+            "--authority",
+            "X v. Y",
+            &to_seal,
+        ],
+    );
+    let done = u.ok("admin", &["order", "approve", &seal]);
+    assert_eq!(done["applied"], false, "{done}");
+    let done = u.ok("supervisor2", &["order", "apply", &seal]);
     assert_eq!(done["sealed"], 1, "{done}");
     let shown = u.run(Some("clerk"), &["--json", "record", "show", &to_seal]);
     assert_eq!(

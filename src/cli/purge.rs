@@ -40,9 +40,13 @@ pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
         }
         PurgeCmd::Approve { plan } => {
             let id = parse_id(plan)?;
-            append_with(ctx, "approved", |l| Ok(l.approval_draft(&id)?))
+            append_with(
+                ctx,
+                "approved",
+                |l| Ok(l.approval_draft(&id, "purge-plan")?),
+            )
         }
-        PurgeCmd::Apply { plan } => apply(ctx, plan),
+        PurgeCmd::Apply { plan } => apply(ctx, plan, "purge-plan"),
         PurgeCmd::Certificate { plan, text } => certificate(ctx, plan, *text),
         PurgeCmd::List => list(ctx, "purge-plan"),
         PurgeCmd::Show { plan } => {
@@ -80,21 +84,35 @@ pub(crate) fn order(ctx: &Ctx, cmd: &OrderCmd) -> Res<i32> {
             let id = parse_id(order)?;
             let key = ctx.key()?;
             let mut l = ctx.open_for_write()?;
-            let d = l.approval_draft(&id)?;
+            let d = l.approval_draft(&id, "disposal-order")?;
             let s = l.sign(&key, d)?;
-            l.append(vec![s])?;
+            let seq = l.append(vec![s])?[0].seq();
             tlog::after_write(&mut l);
+            // Sealing is a supervisor's change (record.seal): an administrator's approval
+            // of a seal order is recorded, and a supervisor carries it out.
+            let seal = l.order_document(&id)?.action == "seal";
+            let role = l.role_of(&key.verifying_key().to_bytes());
+            if seal && role != Some(crate::format::Role::Supervisor) {
+                ctx.out(json!({"order": order, "approved_seq": seq, "applied": false}), || {
+                    format!("approved order {order} at entry {seq}; a supervisor carries out a seal order: `blotter order apply {order}`")
+                });
+                return Ok(0);
+            }
             run_apply(ctx, l, &id, &key)
         }
-        OrderCmd::Apply { order } => apply(ctx, order),
+        OrderCmd::Apply { order } => apply(ctx, order, "disposal-order"),
         OrderCmd::List => list(ctx, "disposal-order"),
     }
 }
 
-fn apply(ctx: &Ctx, id: &str) -> Res<i32> {
+fn apply(ctx: &Ctx, id: &str, want: &str) -> Res<i32> {
     let rid = parse_id(id)?;
     let key = ctx.key()?;
     let l = ctx.open_for_write()?;
+    let kind = l.record(&rid)?.map(|s| s.record_type);
+    if kind.as_deref() != Some(want) {
+        return fail(format!("{id} is not a {want}"));
+    }
     run_apply(ctx, l, &rid, &key)
 }
 
@@ -157,7 +175,10 @@ fn list(ctx: &Ctx, kind: &str) -> Res<i32> {
                 let state = if r["certified"].is_u64() {
                     format!("applied, certificate at entry {}", r["certified"])
                 } else if r["approved"].is_object() {
-                    format!("approved by {}", r["approved"]["person"])
+                    format!(
+                        "approved by {}",
+                        r["approved"]["person"].as_str().unwrap_or("")
+                    )
                 } else {
                     "awaiting approval".into()
                 };
@@ -165,7 +186,7 @@ fn list(ctx: &Ctx, kind: &str) -> Res<i32> {
                     "{}  entry {}  by {}  {state}",
                     r["id"].as_str().unwrap_or(""),
                     r["entry"],
-                    r["by"]
+                    r["by"].as_str().unwrap_or("")
                 )
             })
             .collect::<Vec<_>>()

@@ -168,6 +168,21 @@ pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
         as_of: given,
         status,
     } = cmd;
+    const STATUSES: &[&str] = &[
+        "eligible",
+        "not_yet",
+        "blocked",
+        "permanent",
+        "review",
+        "uncovered",
+        "no_trigger_yet",
+    ];
+    if let Some(s) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
+        return fail(format!(
+            "--status {s:?}: use one of {}",
+            STATUSES.join(", ")
+        ));
+    }
     let l = ctx.open()?;
     let date = as_of(&l, given.as_deref())?;
     let Some((adopted, schedule)) = l.schedule_in_force()? else {
@@ -191,7 +206,7 @@ pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
     }
     let mut n = 0u64;
     let mut shown = 0u64;
-    let by_status = l.retention_report(&schedule, date, &mut |o| {
+    let result = l.retention_report(&schedule, date, &mut |o| {
         n += 1;
         pb.set_position(n);
         let name = crate::ledger::report::status_name(o.status);
@@ -217,8 +232,18 @@ pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
                 o.reason,
             ))
         }
-    })?;
+    });
     pb.finish_and_clear();
+    let by_status = match result {
+        Ok(b) => b,
+        // The records already written stay one JSON document: closed with the error.
+        Err(e) if ctx.cli.json => {
+            write(format!("],\"error\":{}}}", json!(e.to_string())))?;
+            eprintln!("blotter: error: {e}");
+            return Ok(2);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let summary = json!({"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status});
     if ctx.cli.json {
         write(format!("],\"summary\":{summary}}}"))?;

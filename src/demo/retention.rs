@@ -114,7 +114,7 @@ pub(super) fn round(
             out.held_back = doc.left_out.get("blocked").copied().unwrap_or(0);
             let plan = d.record;
             append(l, sup, d)?;
-            let a = l.approval_draft(&plan)?;
+            let a = l.approval_draft(&plan, "purge-plan")?;
             append(l, sup2, a)?;
             let applied = l.apply_disposition(&plan, sup, &|_, _| {})?;
             out.disposed = applied.disposed_now;
@@ -143,7 +143,7 @@ pub(super) fn round(
         )?;
         let order = d.record;
         append(l, sup, d)?;
-        let a = l.approval_draft(&order)?;
+        let a = l.approval_draft(&order, "disposal-order")?;
         append(l, admin2, a)?;
         l.apply_disposition(&order, admin2, &|_, _| {})?;
         out.order = Some(hex::encode(order));

@@ -12,6 +12,7 @@ use super::authority::{allowed, KeyState};
 use super::state::{Destroyable, RecordState};
 use super::{Head, Ledger, LedgerError};
 use crate::crypto::seal::{self, DataKey};
+use crate::format::action::INTERNAL_TYPES;
 use crate::format::entry::entry_hash;
 use crate::format::{Action, CommitmentKind, Entry, Role, SignedChange, MAX_ENTRY_BYTES};
 use crate::merkle::CompactRange;
@@ -219,6 +220,22 @@ impl BatchWriter<'_> {
                         s.disposed.unwrap_or(0)
                     )));
                 }
+                let record_change = matches!(
+                    c.action,
+                    Action::RecordAmend
+                        | Action::RecordAttach { .. }
+                        | Action::RecordStatus { .. }
+                        | Action::RecordSeal
+                        | Action::RecordUnseal
+                        | Action::RecordConfidential { .. }
+                );
+                if record_change && INTERNAL_TYPES.contains(&s.record_type.as_str()) {
+                    return Err(refuse(format!(
+                        "record {rid} is the ledger's own {} record; {} does not apply to it",
+                        s.record_type,
+                        c.action.name()
+                    )));
+                }
                 if c.record_prev != s.latest {
                     return Err(refuse(format!(
                         "record {rid} has changed since this change was made (record_prev is not its latest change); reload and retry"
@@ -304,6 +321,16 @@ impl BatchWriter<'_> {
             (Some(o), Some(h)) if o.commitment(CommitmentKind::CaseNumber) == h => {
                 let num = String::from_utf8(o.bytes.clone()).map_err(|_| refuse("case number is not UTF-8".into()))?;
                 if let Some(old) = self.destroyable(&c.record, &dk)?.and_then(|d| d.case_number) {
+                    // A case hold covers the record through its case number: while one
+                    // stands, the record cannot leave the case.
+                    if old != num {
+                        if let Some(hold) = self.case_hold(&old)? {
+                            return Err(refuse(format!(
+                                "record {rid} is under legal hold {} by its case number; its case number cannot change while the hold stands",
+                                hex::encode(hold)
+                            )));
+                        }
+                    }
                     let key = [&self.ledger.epochs.index_hash("case", &old)[..], &c.record].concat();
                     self.batch.remove(Space::CaseIndex, &key);
                 }

@@ -145,7 +145,10 @@ impl Ledger {
         for p in prefixes {
             for r in self.store.scan(Space::Hold, &p) {
                 let (k, _) = r?;
-                if let Some(id) = k.get(k.len() - 16..).and_then(|s| s.try_into().ok()) {
+                if let Some(id) = k
+                    .get(k.len().saturating_sub(16)..)
+                    .and_then(|s| s.try_into().ok())
+                {
                     out.push(id);
                 }
             }

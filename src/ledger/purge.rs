@@ -166,9 +166,17 @@ impl Ledger {
         ))
     }
 
-    /// Drafts the approval of a plan or order (the approver signs it).
-    pub fn approval_draft(&self, id: &[u8; 16]) -> Result<Draft, LedgerError> {
+    /// Drafts the approval of a plan (`want` = `purge-plan`) or an order
+    /// (`disposal-order`); the approver signs it.
+    pub fn approval_draft(&self, id: &[u8; 16], want: &str) -> Result<Draft, LedgerError> {
         let st = self.authority_state(id)?;
+        if st.record_type != want {
+            return Err(invalid(format!(
+                "{} is a {}, not a {want}",
+                hex::encode(id),
+                st.record_type
+            )));
+        }
         let document = st.document.ok_or_else(|| invalid("no document"))?;
         let action = if st.record_type == "purge-plan" {
             Action::PurgeApprove { document }
@@ -369,7 +377,11 @@ impl Ledger {
                 out.already_disposed += 1;
                 continue;
             }
-            if kind.is_none() && rs.sealed {
+            if kind.is_none() {
+                // Sealing is not disposal: a hold does not stand in its way.
+                if !rs.sealed {
+                    targets.push(rid);
+                }
                 continue;
             }
             let holds = self.holds_on(&rid)?;

@@ -520,6 +520,12 @@ impl Walk<'_> {
                 );
             }
             (Some(r), false) => {
+                if r.disposed {
+                    return Some(format!(
+                        "record {rid} takes a {} change after its disposal",
+                        c.action.name()
+                    ));
+                }
                 if c.record_prev != r.latest {
                     return Some(format!("record {rid}: record_prev does not name the record's previous change (a change is missing, reordered or inserted)"));
                 }

@@ -35,6 +35,20 @@ impl BatchWriter<'_> {
     ) -> Res<()> {
         let refuse = |d: String| LedgerError::refused(i, d);
         let rid = hex::encode(c.record);
+        let follows = matches!(
+            c.action,
+            Action::HoldRelease
+                | Action::PurgeApprove { .. }
+                | Action::OrderApprove { .. }
+                | Action::Disposal { .. }
+                | Action::Certificate { .. }
+        );
+        if follows && sub.case_number.is_some() {
+            return Err(refuse(format!(
+                "{} changes carry no case number change (record {rid})",
+                c.action.name()
+            )));
+        }
         match &c.action {
             Action::HoldPlace { scope, .. } => {
                 if c.side_doc.is_none() {
@@ -113,6 +127,28 @@ impl BatchWriter<'_> {
                     return Err(refuse(format!(
                         "plan document says as of {} by {}, the entry says as of {as_of} by {person}",
                         plan.as_of, plan.planned_by
+                    )));
+                }
+                if *as_of > crate::ledger::append::today() {
+                    return Err(refuse(format!(
+                        "a plan cannot be made as of {as_of}, a date still to come"
+                    )));
+                }
+                // The schedule the plan names must be an adopted one, with that file.
+                let adopted = crate::crypto::parse_hex32(&plan.schedule.document).and_then(|doc| {
+                    let id: [u8; 16] = hex::decode(&plan.schedule.record).ok()?.try_into().ok()?;
+                    Some((id, doc))
+                });
+                let ok = match adopted {
+                    Some((id, doc)) => self
+                        .record(&id)?
+                        .is_some_and(|s| s.record_type == "schedule" && s.document == Some(doc)),
+                    None => false,
+                };
+                if !ok {
+                    return Err(refuse(format!(
+                        "the plan names schedule {} (file {}), which this ledger did not adopt",
+                        plan.schedule.record, plan.schedule.document
                     )));
                 }
                 let members = plan.records.iter().map(|e| {
@@ -254,6 +290,16 @@ impl BatchWriter<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// An active hold on the case `case_number`, if any.
+    pub(super) fn case_hold(&self, case_number: &str) -> Res<Option<[u8; 16]>> {
+        let k = self.ledger.epochs.index_hash("case", case_number);
+        let rows = self.rows_with_prefix(Space::Hold, &[&b"c"[..], &k].concat())?;
+        Ok(rows
+            .first()
+            .and_then(|k| k.get(k.len().saturating_sub(16)..))
+            .and_then(|s| s.try_into().ok()))
     }
 
     /// An active hold on `record`, by record or by its case number, if any.
