@@ -4,9 +4,7 @@
 mod common;
 
 use blotter::crypto::keyfile;
-use blotter::format::entry::entry_hash;
 use blotter::format::{Action, Date, Role};
-use blotter::format::{Entry, SignedChange};
 use blotter::ledger::verify::VerifyOptions;
 use blotter::ledger::{Draft, InitOptions, Ledger, LedgerError, Outcome, Settings};
 use ed25519_dalek::SigningKey;
@@ -158,19 +156,7 @@ fn last_admin_cannot_be_revoked() {
     // validly signed), `verify` still refuses it: it re-applies the rule.
     let dir = d.path().join("l");
     drop(l);
-    let db = common::open_store(&dir);
-    let (n, prev, time_ms) = common::get_head(&db);
-    let forged = Entry {
-        seq: n,
-        time_ms: time_ms + 1,
-        prev,
-        signed: SignedChange::decode(&s.signed).unwrap(),
-    }
-    .encode()
-    .unwrap();
-    common::put_entry(&db, n, &forged);
-    common::put_head(&db, n + 1, &entry_hash(&forged), time_ms + 1);
-    common::close(db);
+    let n = common::forge_append(&dir, &s.signed);
     let report = Ledger::open(&dir)
         .unwrap()
         .verify(&VerifyOptions::default(), &|_| {})

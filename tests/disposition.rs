@@ -4,8 +4,7 @@
 
 mod common;
 
-use blotter::format::entry::entry_hash;
-use blotter::format::{Action, Date, DisposalKind, Entry, HoldKind, Role, SignedChange};
+use blotter::format::{Action, Date, DisposalKind, HoldKind, Role};
 use blotter::ledger::holds::HoldTarget;
 use blotter::ledger::verify::VerifyOptions;
 use blotter::ledger::{Draft, InitOptions, Ledger, LedgerError, Settings};
@@ -300,19 +299,7 @@ fn verify_finds_a_change_after_a_disposal() {
     let dir = f.l.dir().to_path_buf();
     let Fx { l, .. } = f;
     drop(l);
-    let db = common::open_store(&dir);
-    let (n, prev, time_ms) = common::get_head(&db);
-    let forged = Entry {
-        seq: n,
-        time_ms: time_ms + 1,
-        prev,
-        signed: SignedChange::decode(&amend.signed).unwrap(),
-    }
-    .encode()
-    .unwrap();
-    common::put_entry(&db, n, &forged);
-    common::put_head(&db, n + 1, &entry_hash(&forged), time_ms + 1);
-    common::close(db);
+    let n = common::forge_append(&dir, &amend.signed);
     let r = Ledger::open(&dir)
         .unwrap()
         .verify(&VerifyOptions::default(), &|_| {})

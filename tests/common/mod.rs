@@ -286,3 +286,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Appends `signed` (a signed change's bytes) to the store behind the ledger's back, as
+/// the next entry, chained and numbered correctly, and moves the stored head: what a
+/// writer that skipped the append rules would leave. Returns its sequence number.
+pub fn forge_append(dir: &Path, signed: &[u8]) -> u64 {
+    let db = open_store(dir);
+    let (n, prev, time_ms) = get_head(&db);
+    let forged = blotter::format::Entry {
+        seq: n,
+        time_ms: time_ms + 1,
+        prev,
+        signed: blotter::format::SignedChange::decode(signed).expect("a signed change"),
+    }
+    .encode()
+    .expect("encode the forged entry");
+    put_entry(&db, n, &forged);
+    put_head(
+        &db,
+        n + 1,
+        &blotter::format::entry::entry_hash(&forged),
+        time_ms + 1,
+    );
+    close(db);
+    n
+}
