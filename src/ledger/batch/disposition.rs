@@ -50,65 +50,8 @@ impl BatchWriter<'_> {
             )));
         }
         match &c.action {
-            Action::HoldPlace { scope, .. } => {
-                if c.side_doc.is_none() {
-                    return Err(refuse(
-                        "a hold must carry its authority reference (docket, request number) as its side document".into(),
-                    ));
-                }
-                match scope {
-                    HoldScope::Records(ids) => {
-                        for id in ids {
-                            let r = self.record(id)?.ok_or_else(|| {
-                                refuse(format!("hold: record {} does not exist", hex::encode(id)))
-                            })?;
-                            if let Some(at) = r.disposed {
-                                return Err(refuse(format!(
-                                    "hold: record {} was already disposed at entry {at}",
-                                    hex::encode(id)
-                                )));
-                            }
-                            self.put_row(Space::Hold, &[&b"r"[..], id, &c.record].concat());
-                        }
-                    }
-                    HoldScope::Case(h) => {
-                        let num = match (&sub.case_number, c.case) {
-                            (Some(o), Some(case)) if case == *h => {
-                                String::from_utf8(o.bytes.clone()).map_err(|_| {
-                                    refuse("hold: case number is not UTF-8".into())
-                                })?
-                            }
-                            _ => {
-                                return Err(refuse(
-                                    "a case hold must carry its case number, committed to by both the scope and the hold's case field".into(),
-                                ))
-                            }
-                        };
-                        let k = self.ledger.epochs.index_hash("case", &num);
-                        self.put_row(Space::Hold, &[&b"c"[..], &k, &c.record].concat());
-                    }
-                }
-            }
-            Action::HoldRelease => {
-                if st.record_type != "hold" {
-                    return Err(refuse(format!("record {rid} is not a hold")));
-                }
-                if let Some(at) = st.closed {
-                    return Err(refuse(format!(
-                        "hold {rid} was already released at entry {at}"
-                    )));
-                }
-                for r in self.ledger.store.scan(Space::Hold, b"") {
-                    let (k, _) = r?;
-                    if k.ends_with(&c.record) {
-                        self.remove_row(Space::Hold, &k);
-                    }
-                }
-                for k in self.rows_ending(Space::Hold, &c.record) {
-                    self.remove_row(Space::Hold, &k);
-                }
-                st.closed = Some(seq);
-            }
+            Action::HoldPlace { scope, .. } => self.place_hold(i, c, sub, scope)?,
+            Action::HoldRelease => self.release_hold(i, seq, c, st)?,
             Action::ScheduleAdopt { document } => {
                 let text = self
                     .ledger
@@ -122,98 +65,15 @@ impl BatchWriter<'_> {
                 st.document = Some(*document);
             }
             Action::PurgePlan { document, as_of } => {
-                let plan: PlanDoc = self.parse_doc(i, document, PLAN_FORMAT)?;
-                if plan.as_of != as_of.to_string() || plan.planned_by != person {
-                    return Err(refuse(format!(
-                        "plan document says as of {} by {}, the entry says as of {as_of} by {person}",
-                        plan.as_of, plan.planned_by
-                    )));
-                }
-                if *as_of > crate::ledger::append::today() {
-                    return Err(refuse(format!(
-                        "a plan cannot be made as of {as_of}, a date still to come"
-                    )));
-                }
-                // The schedule the plan names must be an adopted one, with that file.
-                let adopted = crate::crypto::parse_hex32(&plan.schedule.document).and_then(|doc| {
-                    let id: [u8; 16] = hex::decode(&plan.schedule.record).ok()?.try_into().ok()?;
-                    Some((id, doc))
-                });
-                let ok = match adopted {
-                    Some((id, doc)) => self
-                        .record(&id)?
-                        .is_some_and(|s| s.record_type == "schedule" && s.document == Some(doc)),
-                    None => false,
-                };
-                if !ok {
-                    return Err(refuse(format!(
-                        "the plan names schedule {} (file {}), which this ledger did not adopt",
-                        plan.schedule.record, plan.schedule.document
-                    )));
-                }
-                let members = plan.records.iter().map(|e| {
-                    let m = Member {
-                        disposition: e.disposition.clone(),
-                        item: Some(e.item.clone()),
-                    };
-                    (e.record.as_str(), m)
-                });
-                self.put_members(i, &c.record, members.collect())?;
+                self.record_plan(i, c, person, document, as_of)?;
                 st.document = Some(*document);
             }
             Action::OrderRecord { document } => {
-                let order: OrderDoc = self.parse_doc(i, document, ORDER_FORMAT)?;
-                if order.recorded_by != person {
-                    return Err(refuse(format!(
-                        "order document is recorded by {}, the entry is signed by {person}",
-                        order.recorded_by
-                    )));
-                }
-                if !matches!(order.action.as_str(), "destroy" | "expunge" | "seal") {
-                    return Err(refuse(format!(
-                        "order action {:?} is not destroy, expunge or seal",
-                        order.action
-                    )));
-                }
-                let members = order.records.iter().map(|r| {
-                    let m = Member {
-                        disposition: order.action.clone(),
-                        item: None,
-                    };
-                    (r.as_str(), m)
-                });
-                self.put_members(i, &c.record, members.collect())?;
+                self.record_order(i, c, person, document)?;
                 st.document = Some(*document);
             }
             Action::PurgeApprove { document } | Action::OrderApprove { document } => {
-                let want = match c.action {
-                    Action::PurgeApprove { .. } => "purge-plan",
-                    _ => "disposal-order",
-                };
-                if st.record_type != want {
-                    return Err(refuse(format!("record {rid} is not a {want}")));
-                }
-                if st.document != Some(*document) {
-                    return Err(refuse(format!(
-                        "the approval names document {}, the {want} committed to another",
-                        hex::encode(document)
-                    )));
-                }
-                if let Some(a) = &st.approved {
-                    return Err(refuse(format!(
-                        "{want} {rid} was already approved by {} at entry {}",
-                        a.person, a.seq
-                    )));
-                }
-                if st.creator == person {
-                    return Err(refuse(format!(
-                        "{want} {rid} was made by {person}; another person must approve it (two-person rule)"
-                    )));
-                }
-                st.approved = Some(Approval {
-                    person: person.to_string(),
-                    seq,
-                });
+                approve(i, seq, c, st, person, document)?
             }
             Action::Disposal { kind, authority } => {
                 self.check_disposal(i, c, *kind, authority, dk)?;
@@ -239,6 +99,149 @@ impl BatchWriter<'_> {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    fn place_hold(&mut self, i: usize, c: &Change, sub: &Submission, scope: &HoldScope) -> Res<()> {
+        let refuse = |d: String| LedgerError::refused(i, d);
+        if c.side_doc.is_none() {
+            return Err(refuse(
+                "a hold must carry its authority reference (docket, request number) as its side document".into(),
+            ));
+        }
+        match scope {
+            HoldScope::Records(ids) => {
+                for id in ids {
+                    let r = self.record(id)?.ok_or_else(|| {
+                        refuse(format!("hold: record {} does not exist", hex::encode(id)))
+                    })?;
+                    if let Some(at) = r.disposed {
+                        return Err(refuse(format!(
+                            "hold: record {} was already disposed at entry {at}",
+                            hex::encode(id)
+                        )));
+                    }
+                    self.put_row(Space::Hold, &[&b"r"[..], id, &c.record].concat());
+                }
+            }
+            HoldScope::Case(h) => {
+                let num = match (&sub.case_number, c.case) {
+                    (Some(o), Some(case)) if case == *h => {
+                        String::from_utf8(o.bytes.clone()).map_err(|_| {
+                            refuse("hold: case number is not UTF-8".into())
+                        })?
+                    }
+                    _ => {
+                        return Err(refuse(
+                            "a case hold must carry its case number, committed to by both the scope and the hold's case field".into(),
+                        ))
+                    }
+                };
+                let k = self.ledger.epochs.index_hash("case", &num);
+                self.put_row(Space::Hold, &[&b"c"[..], &k, &c.record].concat());
+            }
+        }
+        Ok(())
+    }
+
+    fn release_hold(&mut self, i: usize, seq: u64, c: &Change, st: &mut RecordState) -> Res<()> {
+        let refuse = |d: String| LedgerError::refused(i, d);
+        let rid = hex::encode(c.record);
+        if st.record_type != "hold" {
+            return Err(refuse(format!("record {rid} is not a hold")));
+        }
+        if let Some(at) = st.closed {
+            return Err(refuse(format!(
+                "hold {rid} was already released at entry {at}"
+            )));
+        }
+        for r in self.ledger.store.scan(Space::Hold, b"") {
+            let (k, _) = r?;
+            if k.ends_with(&c.record) {
+                self.remove_row(Space::Hold, &k);
+            }
+        }
+        for k in self.rows_ending(Space::Hold, &c.record) {
+            self.remove_row(Space::Hold, &k);
+        }
+        st.closed = Some(seq);
+        Ok(())
+    }
+
+    /// A purge plan's rules; writes its member rows.
+    fn record_plan(
+        &mut self,
+        i: usize,
+        c: &Change,
+        person: &str,
+        document: &[u8; 32],
+        as_of: &crate::format::Date,
+    ) -> Res<()> {
+        let refuse = |d: String| LedgerError::refused(i, d);
+        let plan: PlanDoc = self.parse_doc(i, document, PLAN_FORMAT)?;
+        if plan.as_of != as_of.to_string() || plan.planned_by != person {
+            return Err(refuse(format!(
+                "plan document says as of {} by {}, the entry says as of {as_of} by {person}",
+                plan.as_of, plan.planned_by
+            )));
+        }
+        if *as_of > crate::ledger::append::today() {
+            return Err(refuse(format!(
+                "a plan cannot be made as of {as_of}, a date still to come"
+            )));
+        }
+        // The schedule the plan names must be an adopted one, with that file.
+        let adopted = crate::crypto::parse_hex32(&plan.schedule.document).and_then(|doc| {
+            let id: [u8; 16] = hex::decode(&plan.schedule.record).ok()?.try_into().ok()?;
+            Some((id, doc))
+        });
+        let ok = match adopted {
+            Some((id, doc)) => self
+                .record(&id)?
+                .is_some_and(|s| s.record_type == "schedule" && s.document == Some(doc)),
+            None => false,
+        };
+        if !ok {
+            return Err(refuse(format!(
+                "the plan names schedule {} (file {}), which this ledger did not adopt",
+                plan.schedule.record, plan.schedule.document
+            )));
+        }
+        let members = plan.records.iter().map(|e| {
+            let m = Member {
+                disposition: e.disposition.clone(),
+                item: Some(e.item.clone()),
+            };
+            (e.record.as_str(), m)
+        });
+        self.put_members(i, &c.record, members.collect())?;
+        Ok(())
+    }
+
+    /// A court order's rules; writes its member rows.
+    fn record_order(&mut self, i: usize, c: &Change, person: &str, document: &[u8; 32]) -> Res<()> {
+        let refuse = |d: String| LedgerError::refused(i, d);
+        let order: OrderDoc = self.parse_doc(i, document, ORDER_FORMAT)?;
+        if order.recorded_by != person {
+            return Err(refuse(format!(
+                "order document is recorded by {}, the entry is signed by {person}",
+                order.recorded_by
+            )));
+        }
+        if !matches!(order.action.as_str(), "destroy" | "expunge" | "seal") {
+            return Err(refuse(format!(
+                "order action {:?} is not destroy, expunge or seal",
+                order.action
+            )));
+        }
+        let members = order.records.iter().map(|r| {
+            let m = Member {
+                disposition: order.action.clone(),
+                item: None,
+            };
+            (r.as_str(), m)
+        });
+        self.put_members(i, &c.record, members.collect())?;
         Ok(())
     }
 
@@ -461,4 +464,46 @@ impl HasFormat for OrderDoc {
     fn origin(&self) -> &str {
         &self.origin
     }
+}
+
+/// An approval of a plan or order: the document it committed to, once, by another person.
+fn approve(
+    i: usize,
+    seq: u64,
+    c: &Change,
+    st: &mut RecordState,
+    person: &str,
+    document: &[u8; 32],
+) -> Res<()> {
+    let refuse = |d: String| LedgerError::refused(i, d);
+    let rid = hex::encode(c.record);
+    let want = match c.action {
+        Action::PurgeApprove { .. } => "purge-plan",
+        _ => "disposal-order",
+    };
+    if st.record_type != want {
+        return Err(refuse(format!("record {rid} is not a {want}")));
+    }
+    if st.document != Some(*document) {
+        return Err(refuse(format!(
+            "the approval names document {}, the {want} committed to another",
+            hex::encode(document)
+        )));
+    }
+    if let Some(a) = &st.approved {
+        return Err(refuse(format!(
+            "{want} {rid} was already approved by {} at entry {}",
+            a.person, a.seq
+        )));
+    }
+    if st.creator == person {
+        return Err(refuse(format!(
+            "{want} {rid} was made by {person}; another person must approve it (two-person rule)"
+        )));
+    }
+    st.approved = Some(Approval {
+        person: person.to_string(),
+        seq,
+    });
+    Ok(())
 }
