@@ -292,29 +292,7 @@ impl Ledger {
         st: &RecordState,
         out: &mut Applied,
     ) -> Result<(Vec<[u8; 16]>, Option<DisposalKind>, CertificateDoc), LedgerError> {
-        let mut cert = CertificateDoc {
-            format: CERTIFICATE_FORMAT.into(),
-            origin: self.origin.clone(),
-            authority_kind: st.record_type.clone(),
-            authority: hex::encode(id),
-            authority_document: st.document.map(hex::encode).unwrap_or_default(),
-            schedule: None,
-            court_order: None,
-            items: BTreeMap::new(),
-            record_count: 0,
-            records: Vec::new(),
-            created_from: None,
-            created_to: None,
-            method: String::new(),
-            planned_by: st.creator.clone(),
-            approved_by: String::new(),
-            applied_by: String::new(),
-            disposal_entries: None,
-            not_disposed: Vec::new(),
-            transfer_pending: 0,
-            left_out_at_planning: BTreeMap::new(),
-            applied_on: String::new(),
-        };
+        let mut cert = self.blank_certificate(id, st);
         let mut targets = Vec::new();
         let skip = |out: &mut Applied, rid: &str, why: String| {
             out.not_disposed.push(NotDisposed {
@@ -392,6 +370,33 @@ impl Ledger {
             targets.push(rid);
         }
         Ok((targets, kind, cert))
+    }
+
+    /// A certificate with what is known before any disposal: the authority and who made it.
+    fn blank_certificate(&self, id: &[u8; 16], st: &RecordState) -> CertificateDoc {
+        CertificateDoc {
+            format: CERTIFICATE_FORMAT.into(),
+            origin: self.origin.clone(),
+            authority_kind: st.record_type.clone(),
+            authority: hex::encode(id),
+            authority_document: st.document.map(hex::encode).unwrap_or_default(),
+            schedule: None,
+            court_order: None,
+            items: BTreeMap::new(),
+            record_count: 0,
+            records: Vec::new(),
+            created_from: None,
+            created_to: None,
+            method: String::new(),
+            planned_by: st.creator.clone(),
+            approved_by: String::new(),
+            applied_by: String::new(),
+            disposal_entries: None,
+            not_disposed: Vec::new(),
+            transfer_pending: 0,
+            left_out_at_planning: BTreeMap::new(),
+            applied_on: String::new(),
+        }
     }
 
     fn apply_seal_order(
