@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use blotter::format::{Action, Date, Role};
+use blotter::format::Role;
 use blotter::ledger::{Draft, InitOptions, Ledger, Settings};
 use ed25519_dalek::SigningKey;
 
@@ -94,18 +94,8 @@ fn run_in(base: &Path, n: u64, attach_mb: u64, bin: &str) {
     let mut l = Ledger::init(&dir, &admin, opts).expect("init");
     let clerk_path = base.join("clerk.key");
     let clerk = blotter::crypto::keyfile::create(&clerk_path, None).expect("key");
-    let reg = Action::KeyRegister {
-        key: clerk.verifying_key().to_bytes(),
-        person: "C-1".into(),
-        role: Role::Clerk,
-        replaces: None,
-    };
-    let s = l
-        .sign(
-            &admin,
-            Draft::new_record("key", Date::new(2026, 1, 1).unwrap(), reg),
-        )
-        .expect("sign");
+    let reg = Draft::key_registration(clerk.verifying_key().to_bytes(), "C-1", Role::Clerk);
+    let s = l.sign(&admin, reg).expect("sign");
     l.append(vec![s]).expect("append");
 
     // Bulk import: n lines, 3 changes per record (create, amend, status).

@@ -10,20 +10,8 @@ use blotter::retention::{evaluate, HoldFact, Policy, RecordFacts, Schedule, Stat
 use jiff::civil::{date, Date};
 use serde_json::{json, Map, Value};
 
-const TYPES: &[&str] = &[
-    "incident",
-    "arrest",
-    "citation",
-    "collision",
-    "warrant",
-    "subpoena",
-    "court-order",
-    "evidence",
-    "property",
-    "call",
-    "records-request",
-    "juvenile",
-];
+// The ledger's default record types: what the shipped schedules are measured against.
+use blotter::ledger::state::DEFAULT_TYPES as TYPES;
 const CLASSES: &[&str] = &["felony", "misdemeanor", "homicide", "sexual-assault"];
 const KINDS: &[&str] = &[
     "investigation-file",

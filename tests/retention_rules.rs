@@ -11,20 +11,8 @@ use jiff::civil::{date, Date};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const DEFAULT_TYPES: &[&str] = &[
-    "incident",
-    "arrest",
-    "citation",
-    "collision",
-    "warrant",
-    "subpoena",
-    "court-order",
-    "evidence",
-    "property",
-    "call",
-    "records-request",
-    "juvenile",
-];
+// The ledger's default record types: what the shipped schedules are measured against.
+use blotter::ledger::state::DEFAULT_TYPES;
 
 fn policy() -> Policy {
     Policy::new("America/Los_Angeles", "07-01", None).unwrap()

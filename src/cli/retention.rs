@@ -168,20 +168,12 @@ pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
         as_of: given,
         status,
     } = cmd;
-    const STATUSES: &[&str] = &[
-        "eligible",
-        "not_yet",
-        "blocked",
-        "permanent",
-        "review",
-        "uncovered",
-        "no_trigger_yet",
-    ];
-    if let Some(s) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
-        return fail(format!(
-            "--status {s:?}: use one of {}",
-            STATUSES.join(", ")
-        ));
+    let names: Vec<&str> = crate::ledger::report::STATUSES
+        .iter()
+        .map(|(_, n)| *n)
+        .collect();
+    if let Some(s) = status.as_deref().filter(|s| !names.contains(s)) {
+        return fail(format!("--status {s:?}: use one of {}", names.join(", ")));
     }
     let l = ctx.open()?;
     let date = as_of(&l, given.as_deref())?;

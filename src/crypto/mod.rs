@@ -86,8 +86,12 @@ pub fn hex32(b: &[u8; 32]) -> String {
     hex::encode(b)
 }
 
-/// Parses 64 hex digits.
+/// Parses exactly 2·N hex digits (no surrounding whitespace).
+pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// Parses 64 hex digits, ignoring surrounding whitespace.
 pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let v = hex::decode(s.trim()).ok()?;
-    v.try_into().ok()
+    parse_hex(s.trim())
 }

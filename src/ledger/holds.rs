@@ -9,8 +9,35 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Draft, Ledger, LedgerError};
+use crate::crypto::seal::EpochKeys;
 use crate::format::{Action, CommitmentKind, HoldKind, HoldScope};
 use crate::store::Space;
+
+/// The `L` row prefix of the holds naming `record`; a row is the prefix ‖ hold id.
+pub(crate) fn record_prefix(record: &[u8; 16]) -> Vec<u8> {
+    [&b"r"[..], record].concat()
+}
+
+/// The `L` row prefix of the holds on the case `case_number` (keyed, like the case index).
+pub(crate) fn case_prefix(epochs: &EpochKeys, case_number: &str) -> Vec<u8> {
+    [&b"c"[..], &epochs.index_hash("case", case_number)].concat()
+}
+
+/// The prefixes under which holds on a record stand: its own, and its case's.
+pub(crate) fn prefixes_of(
+    epochs: &EpochKeys,
+    record: &[u8; 16],
+    case_number: Option<&str>,
+) -> Vec<Vec<u8>> {
+    let mut out = vec![record_prefix(record)];
+    out.extend(case_number.map(|n| case_prefix(epochs, n)));
+    out
+}
+
+/// The hold id an `L` row ends with.
+pub(crate) fn hold_of_row(row: &[u8]) -> Option<[u8; 16]> {
+    row.get(row.len().checked_sub(16)?..)?.try_into().ok()
+}
 
 /// What a hold covers, as the supervisor names it.
 #[derive(Clone, Debug)]
@@ -137,20 +164,11 @@ impl Ledger {
 
     /// The active holds on a record: by record id, and by its case number.
     pub fn holds_on(&self, record: &[u8; 16]) -> Result<Vec<[u8; 16]>, LedgerError> {
-        let mut prefixes = vec![[&b"r"[..], record].concat()];
-        if let Some(num) = self.case_number(record)? {
-            prefixes.push([&b"c"[..], &self.epochs.index_hash("case", &num)].concat());
-        }
+        let case = self.case_number(record)?;
         let mut out = Vec::new();
-        for p in prefixes {
+        for p in prefixes_of(&self.epochs, record, case.as_deref()) {
             for r in self.store.scan(Space::Hold, &p) {
-                let (k, _) = r?;
-                if let Some(id) = k
-                    .get(k.len().saturating_sub(16)..)
-                    .and_then(|s| s.try_into().ok())
-                {
-                    out.push(id);
-                }
+                out.extend(hold_of_row(&r?.0));
             }
         }
         Ok(out)

@@ -55,10 +55,7 @@ fn invalid(what: impl std::fmt::Display) -> LedgerError {
 }
 
 fn parse_id(s: &str) -> Result<[u8; 16], LedgerError> {
-    hex::decode(s)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| invalid(format!("{s:?} is not a record id")))
+    crate::crypto::parse_hex(s).ok_or_else(|| invalid(format!("{s:?} is not a record id")))
 }
 
 impl Ledger {

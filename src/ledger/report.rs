@@ -187,15 +187,22 @@ impl Ledger {
     }
 }
 
-/// The status as reports and plans name it (as in the `--json` outcome).
+/// Every status with the name reports, plans and `--status` use (as in the `--json`
+/// outcome).
+pub const STATUSES: [(Status, &str); 7] = [
+    (Status::Eligible, "eligible"),
+    (Status::NotYet, "not_yet"),
+    (Status::Blocked, "blocked"),
+    (Status::Permanent, "permanent"),
+    (Status::Review, "review"),
+    (Status::Uncovered, "uncovered"),
+    (Status::NoTriggerYet, "no_trigger_yet"),
+];
+
+/// The status as reports and plans name it.
 pub fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Eligible => "eligible",
-        Status::NotYet => "not_yet",
-        Status::Blocked => "blocked",
-        Status::Permanent => "permanent",
-        Status::Review => "review",
-        Status::Uncovered => "uncovered",
-        Status::NoTriggerYet => "no_trigger_yet",
-    }
+    STATUSES
+        .iter()
+        .find(|(st, _)| *st == s)
+        .map_or("unknown", |(_, n)| n)
 }

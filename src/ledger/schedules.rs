@@ -46,7 +46,12 @@ impl Ledger {
 
     /// Every adoption, oldest first; the last is in force.
     pub fn schedules(&self) -> Result<Vec<Adopted>, LedgerError> {
-        let mut out: Vec<Adopted> = Vec::new();
+        Ok(self.adoptions()?.into_iter().map(|(a, _)| a).collect())
+    }
+
+    /// Every adoption with its parsed schedule, oldest first; the last is in force.
+    fn adoptions(&self) -> Result<Vec<(Adopted, Schedule)>, LedgerError> {
+        let mut out: Vec<(Adopted, Schedule)> = Vec::new();
         for id in self.internal_records("schedule")? {
             let st = self
                 .record(&id)?
@@ -55,19 +60,20 @@ impl Ledger {
                 LedgerError::Invalid(format!("schedule {} has no document", hex::encode(id)))
             })?;
             let s = self.schedule_document(&doc)?;
-            out.push(Adopted {
+            let a = Adopted {
                 record: hex::encode(id),
                 seq: st.first_seq,
                 document: hex::encode(doc),
-                state: s.state,
-                title: s.title,
-                version: s.version,
+                state: s.state.clone(),
+                title: s.title.clone(),
+                version: s.version.clone(),
                 items: s.items.len(),
                 in_force: false,
-            });
+            };
+            out.push((a, s));
         }
-        out.sort_by_key(|a| a.seq);
-        if let Some(last) = out.last_mut() {
+        out.sort_by_key(|(a, _)| a.seq);
+        if let Some((last, _)) = out.last_mut() {
             last.in_force = true;
         }
         Ok(out)
@@ -75,12 +81,7 @@ impl Ledger {
 
     /// The schedule in force and its adoption, if any was adopted.
     pub fn schedule_in_force(&self) -> Result<Option<(Adopted, Schedule)>, LedgerError> {
-        let Some(a) = self.schedules()?.pop() else {
-            return Ok(None);
-        };
-        let doc = crate::crypto::parse_hex32(&a.document)
-            .ok_or_else(|| LedgerError::Invalid("malformed schedule document hash".into()))?;
-        Ok(Some((a, self.schedule_document(&doc)?)))
+        Ok(self.adoptions()?.pop())
     }
 
     /// The kept schedule file with this hash, parsed.

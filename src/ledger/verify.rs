@@ -341,7 +341,9 @@ impl Ledger {
     /// The schedule item a plan's member row names for a record (derived state, for the
     /// report only).
     fn disposal_item(&self, authority: &str, record: &str) -> Option<String> {
-        let key = [hex::decode(authority).ok()?, hex::decode(record).ok()?].concat();
+        let auth: [u8; 16] = crate::crypto::parse_hex(authority)?;
+        let rec: [u8; 16] = crate::crypto::parse_hex(record)?;
+        let key = [auth, rec].concat();
         let v = self.store.get(crate::store::Space::Member, &key).ok()??;
         serde_json::from_slice::<super::docs::Member>(&v).ok()?.item
     }

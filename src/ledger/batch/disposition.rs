@@ -16,6 +16,7 @@ use super::BatchWriter;
 use crate::crypto::seal::DataKey;
 use crate::format::{Action, Change, DisposalKind, HoldScope};
 use crate::ledger::docs::{Member, OrderDoc, PlanDoc, ORDER_FORMAT, PLAN_FORMAT};
+use crate::ledger::holds::{case_prefix, hold_of_row, prefixes_of, record_prefix};
 use crate::ledger::state::{Approval, RecordState};
 use crate::ledger::{LedgerError, Submission};
 use crate::store::Space;
@@ -121,7 +122,10 @@ impl BatchWriter<'_> {
                             hex::encode(id)
                         )));
                     }
-                    self.put_row(Space::Hold, &[&b"r"[..], id, &c.record].concat());
+                    self.put_row(
+                        Space::Hold,
+                        &[record_prefix(id), c.record.to_vec()].concat(),
+                    );
                 }
             }
             HoldScope::Case(h) => {
@@ -137,8 +141,8 @@ impl BatchWriter<'_> {
                         ))
                     }
                 };
-                let k = self.ledger.epochs.index_hash("case", &num);
-                self.put_row(Space::Hold, &[&b"c"[..], &k, &c.record].concat());
+                let row = [case_prefix(&self.ledger.epochs, &num), c.record.to_vec()].concat();
+                self.put_row(Space::Hold, &row);
             }
         }
         Ok(())
@@ -192,7 +196,7 @@ impl BatchWriter<'_> {
         }
         // The schedule the plan names must be an adopted one, with that file.
         let adopted = crate::crypto::parse_hex32(&plan.schedule.document).and_then(|doc| {
-            let id: [u8; 16] = hex::decode(&plan.schedule.record).ok()?.try_into().ok()?;
+            let id: [u8; 16] = crate::crypto::parse_hex(&plan.schedule.record)?;
             Some((id, doc))
         });
         let ok = match adopted {
@@ -297,28 +301,26 @@ impl BatchWriter<'_> {
 
     /// An active hold on the case `case_number`, if any.
     pub(super) fn case_hold(&self, case_number: &str) -> Res<Option<[u8; 16]>> {
-        let k = self.ledger.epochs.index_hash("case", case_number);
-        let rows = self.rows_with_prefix(Space::Hold, &[&b"c"[..], &k].concat())?;
-        Ok(rows
-            .first()
-            .and_then(|k| k.get(k.len().saturating_sub(16)..))
-            .and_then(|s| s.try_into().ok()))
+        self.first_hold(&case_prefix(&self.ledger.epochs, case_number))
+    }
+
+    /// The first hold in force under an `L` prefix, in the store or this batch. A store
+    /// error is an error, never "no hold".
+    fn first_hold(&self, prefix: &[u8]) -> Res<Option<[u8; 16]>> {
+        match self.rows_with_prefix(Space::Hold, prefix)?.first() {
+            None => Ok(None),
+            Some(r) => hold_of_row(r)
+                .map(Some)
+                .ok_or_else(|| LedgerError::Invalid("malformed hold row".into())),
+        }
     }
 
     /// An active hold on `record`, by record or by its case number, if any.
     pub(super) fn hold_on(&self, record: &[u8; 16], dk: &DataKey) -> Res<Option<[u8; 16]>> {
-        let mut prefixes = vec![[&b"r"[..], record].concat()];
-        if let Some(num) = self.destroyable(record, dk)?.and_then(|d| d.case_number) {
-            let k = self.ledger.epochs.index_hash("case", &num);
-            prefixes.push([&b"c"[..], &k].concat());
-        }
-        for p in prefixes {
-            if let Some(k) = self.rows_with_prefix(Space::Hold, &p)?.first() {
-                let id = k
-                    .get(k.len().saturating_sub(16)..)
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| LedgerError::Invalid("malformed hold row".into()))?;
-                return Ok(Some(id));
+        let case = self.destroyable(record, dk)?.and_then(|d| d.case_number);
+        for p in prefixes_of(&self.ledger.epochs, record, case.as_deref()) {
+            if let Some(hold) = self.first_hold(&p)? {
+                return Ok(Some(hold));
             }
         }
         Ok(None)
@@ -362,9 +364,7 @@ impl BatchWriter<'_> {
         }
         let mut seen = std::collections::HashSet::new();
         for (hex_id, m) in members {
-            let id: [u8; 16] = hex::decode(hex_id)
-                .ok()
-                .and_then(|v| v.try_into().ok())
+            let id: [u8; 16] = crate::crypto::parse_hex(hex_id)
                 .ok_or_else(|| refuse(format!("{hex_id:?} is not a record id")))?;
             if !seen.insert(id) {
                 return Err(refuse(format!("record {hex_id} is listed twice")));

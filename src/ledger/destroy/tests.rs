@@ -43,15 +43,8 @@ fn fixture(dir: &Path, n: usize) -> (Ledger, Vec<Rec>) {
     )
     .unwrap();
     let clerk = new_key();
-    let reg = Action::KeyRegister {
-        key: clerk.verifying_key().to_bytes(),
-        person: "C-1".into(),
-        role: Role::Clerk,
-        replaces: None,
-    };
-    let s = l
-        .sign(&admin, Draft::new_record("key", date(), reg))
-        .unwrap();
+    let reg = Draft::key_registration(clerk.verifying_key().to_bytes(), "C-1", Role::Clerk);
+    let s = l.sign(&admin, reg).unwrap();
     l.append(vec![s]).unwrap();
     let recs: Vec<Rec> = (0..n).map(|i| make(&mut l, &clerk, i)).collect();
     (l, recs)
