@@ -5,6 +5,7 @@
 //! sealing, [`store`] the only code that knows sled.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod cli;
 pub mod crypto;
 pub mod demo;

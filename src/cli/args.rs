@@ -72,6 +72,9 @@ pub enum Command {
     /// Court-ordered destruction, expungement or sealing outside the schedule.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Export, verify, restore and transfer encrypted archives of records (docs/ARCHIVES.md).
+    #[command(subcommand)]
+    Archive(ArchiveCmd),
     /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
     Demo {
         #[arg(default_value = "blotter-demo")]
@@ -430,4 +433,91 @@ pub enum OrderCmd {
     Apply { order: String },
     /// List disposal orders.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCmd {
+    /// Write records as one `tar | zstd | age` file holding a BagIt bag that proves
+    /// itself (admin, --key).
+    Export(ExportArgs),
+    /// Check an archive with nothing but the file, an age identity and the ledger's
+    /// verifier key. Exit 1: the archive is wrong; exit 2: the check could not run.
+    Verify(OpenArgs),
+    /// Check an archive, then unpack it into a new read-only folder (the bag itself).
+    Restore {
+        #[command(flatten)]
+        open: OpenArgs,
+        /// The folder to create.
+        #[arg(long)]
+        into: PathBuf,
+    },
+    /// Transfer a plan's transfer records to the archives (admin, --key): export,
+    /// verify the written archive, append a transfer entry per record naming the
+    /// archive's BLAKE3, then destroy the live copies.
+    Transfer {
+        #[arg(long)]
+        plan: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// An age X25519 recipient (age1…); repeat for several.
+        #[arg(short = 'r', long = "recipient", required = true)]
+        recipients: Vec<String>,
+        /// An age identity file that opens the archive (one of the recipients'), used
+        /// to verify it before anything is destroyed.
+        #[arg(short = 'i', long = "identity", required = true)]
+        identities: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The archive file to create (never overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// With --type: records whose status (not open) was set before this date.
+    #[arg(long, requires = "record_type")]
+    pub closed_before: Option<String>,
+    /// An age X25519 recipient (age1…); repeat for several.
+    #[arg(
+        short = 'r',
+        long = "recipient",
+        required_unless_present = "passphrase"
+    )]
+    pub recipients: Vec<String>,
+    /// Encrypt to a passphrase (BLOTTER_PASSPHRASE or a prompt) instead of recipients.
+    #[arg(long, conflicts_with = "recipients")]
+    pub passphrase: bool,
+    /// Export sealed and confidential records too.
+    #[arg(long)]
+    pub include_restricted: bool,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct SelectArgs {
+    /// The records a purge plan lists for transfer.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// These records (repeat).
+    #[arg(long = "record")]
+    pub records: Vec<String>,
+    /// Records of this type (with --closed-before).
+    #[arg(long = "type")]
+    pub record_type: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct OpenArgs {
+    pub file: PathBuf,
+    /// An age identity file (AGE-SECRET-KEY-1…); repeat for several.
+    #[arg(short = 'i', long = "identity", required_unless_present = "passphrase")]
+    pub identities: Vec<PathBuf>,
+    /// The archive is encrypted to a passphrase (BLOTTER_PASSPHRASE or a prompt).
+    #[arg(long)]
+    pub passphrase: bool,
+    /// The ledger's verifier key (or a file holding it), from `blotter key ledger`.
+    #[arg(long)]
+    pub ledger_key: String,
 }

@@ -4,6 +4,7 @@
 //! else there); errors, notes and progress go to stderr.
 //! Exit codes: 0 ok, 1 the thing verified is wrong, 2 the command could not run.
 
+mod archive;
 pub mod args;
 mod purge;
 mod records;
@@ -118,7 +119,7 @@ impl Ctx<'_> {
     }
 }
 
-fn passphrase() -> Option<SecretString> {
+pub(crate) fn passphrase() -> Option<SecretString> {
     if let Ok(p) = std::env::var("BLOTTER_PASSPHRASE") {
         return Some(SecretString::from(p));
     }
@@ -174,6 +175,7 @@ fn run(cli: &Cli) -> Res<i32> {
         Command::Retention(c) => retention::report(&ctx, c),
         Command::Purge(c) => purge::purge(&ctx, c),
         Command::Order(c) => purge::order(&ctx, c),
+        Command::Archive(c) => archive::run(&ctx, c),
         Command::Demo { dir, records } => demo(&ctx, dir, *records),
     }
 }

@@ -71,6 +71,12 @@ impl Ledger {
         }
     }
 
+    /// The record's destroyable metadata (case number and its salt, source reference).
+    pub(crate) fn destroyable(&self, id: &[u8; 16]) -> Result<Option<Destroyable>, LedgerError> {
+        let dk = self.live_data_key(id)?;
+        self.destroyable_with(id, &dk)
+    }
+
     /// The record's case number, if it has one. `None` for an unknown record;
     /// [`LedgerError::Destroyed`] for a record whose data was destroyed.
     pub fn case_number(&self, id: &[u8; 16]) -> Result<Option<String>, LedgerError> {
@@ -351,19 +357,7 @@ impl Ledger {
         let path = self.dir.join("blobs").join(hex::encode(blob));
         let f = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
         let dk = self.live_data_key(id)?;
-        let salt_sealed = self
-            .store
-            .get(
-                Space::Sealed,
-                &[&change[..], &[CommitmentKind::Attachment.code()]].concat(),
-            )?
-            .ok_or_else(|| {
-                LedgerError::Invalid(format!("attachment {} salt missing", hex::encode(blob)))
-            })?;
-        let salt: [u8; 32] = seal::open(&dk, id, &salt_sealed)?
-            .as_slice()
-            .try_into()
-            .map_err(|_| LedgerError::Invalid("attachment salt malformed".into()))?;
+        let salt = self.attachment_salt_with(id, change, blob, &dk)?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, f);
         let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
         let n = seal::open_stream(&dk, id, &mut r, |c| {
@@ -377,5 +371,38 @@ impl Ledger {
             )));
         }
         Ok(n)
+    }
+
+    /// The salt of attachment `blob`, added to record `id` by change `change`.
+    pub(crate) fn attachment_salt(
+        &self,
+        id: &[u8; 16],
+        change: &[u8; 32],
+        blob: &[u8; 32],
+    ) -> Result<[u8; 32], LedgerError> {
+        let dk = self.live_data_key(id)?;
+        self.attachment_salt_with(id, change, blob, &dk)
+    }
+
+    fn attachment_salt_with(
+        &self,
+        id: &[u8; 16],
+        change: &[u8; 32],
+        blob: &[u8; 32],
+        dk: &DataKey,
+    ) -> Result<[u8; 32], LedgerError> {
+        let salt_sealed = self
+            .store
+            .get(
+                Space::Sealed,
+                &[&change[..], &[CommitmentKind::Attachment.code()]].concat(),
+            )?
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!("attachment {} salt missing", hex::encode(blob)))
+            })?;
+        seal::open(dk, id, &salt_sealed)?
+            .as_slice()
+            .try_into()
+            .map_err(|_| LedgerError::Invalid("attachment salt malformed".into()))
     }
 }

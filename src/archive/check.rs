@@ -1,0 +1,244 @@
+//! Checking an archive in one streaming pass: `age -d | zstd -d | tar`, each file
+//! checked as it streams by (module [`super::verify`] holds the rules per file).
+//!
+//! Invariants:
+//! - Exit-code semantics: [`ArchiveError::Unusable`] only when the check cannot start
+//!   (no such file, no identity opens it); anything wrong with the bytes is
+//!   [`ArchiveError::Wrong`] naming the first bad file or entry.
+//! - Only regular files under `blotter-archive/` with names of the layout are accepted;
+//!   nothing is written outside the restore folder (no `..`, no absolute paths, no
+//!   links).
+//! - A damaged stream is never reported as valid: age authenticates every chunk and
+//!   its end, zstd checks its frame checksum, and the tar stream must end with its
+//!   end-of-archive blocks followed by nothing but zeros.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::bag::BAG;
+use super::pipe::{self, Stage};
+use super::verify::Verifier;
+use super::ArchiveError;
+
+/// What a successful check found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Checked {
+    pub origin: String,
+    pub checkpoint_size: u64,
+    pub records: u64,
+    pub entries: u64,
+    pub files: u64,
+    pub payload_bytes: u64,
+    /// Entries signed by a key later declared compromised from that point on.
+    pub flagged: Vec<u64>,
+    pub bag_info: BTreeMap<String, String>,
+}
+
+/// The largest file read whole (everything but contents, side documents and
+/// attachments, which stream).
+const SMALL_MAX: u64 = 256 << 20;
+
+/// Checks the archive at `path` (module doc). With `unpack`, every file is also
+/// written under that folder as it is read (restore); the caller removes it on error.
+pub fn check_archive(
+    path: &Path,
+    identities: &[Box<dyn age::Identity + Send + Sync>],
+    vkey: &str,
+    unpack: Option<&Path>,
+    progress: &dyn Fn(u64),
+) -> Result<Checked, ArchiveError> {
+    let ledger =
+        crate::merkle::audit::verifier(vkey).map_err(|e| ArchiveError::Unusable(e.to_string()))?;
+    let file =
+        File::open(path).map_err(|e| ArchiveError::Unusable(format!("{}: {e}", path.display())))?;
+    let dec =
+        age::Decryptor::new_buffered(BufReader::with_capacity(pipe::CHUNK, file)).map_err(|e| {
+            ArchiveError::wrong(format!(
+                "{}: not an age file, or its header is damaged: {e}",
+                path.display()
+            ))
+        })?;
+    let plain = dec
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => ArchiveError::Unusable(format!(
+                "{}: none of the given identities can open this archive",
+                path.display()
+            )),
+            age::DecryptError::KeyDecryptionFailed => ArchiveError::Unusable(format!(
+                "{}: the passphrase or identity does not open this archive",
+                path.display()
+            )),
+            e => ArchiveError::wrong(format!("{}: age header: {e}", path.display())),
+        })?;
+    let (age_w, mut age_r) = pipe::pipe();
+    let (tar_w, tar_r) = pipe::pipe();
+    let age_stage = Stage::spawn("check-age", move || {
+        let mut plain = plain;
+        let mut w = age_w;
+        pipe::copy(&mut plain, &mut w)?;
+        w.finish()
+    })?;
+    let zstd_stage = Stage::spawn("check-zstd", move || {
+        // The decoder reads frames until the end: anything after the last frame that
+        // is not a valid frame is an error, never ignored.
+        let mut d = zstd::stream::read::Decoder::new(&mut age_r)?;
+        let mut w = tar_w;
+        pipe::copy(&mut d, &mut w)?;
+        w.finish()
+    })?;
+    let result = read_tar(tar_r, Verifier::new(ledger), unpack, progress);
+    let a = age_stage.join();
+    let z = zstd_stage.join();
+    // A stage that failed explains what the tar reader saw (a cut-short stream).
+    if let Err(e) = a {
+        return Err(ArchiveError::wrong(format!(
+            "{}: the age encryption is damaged or truncated: {e}",
+            path.display()
+        )));
+    }
+    if let Err(e) = z {
+        return Err(ArchiveError::wrong(format!(
+            "{}: the zstd compression is damaged or truncated: {e}",
+            path.display()
+        )));
+    }
+    result
+}
+
+/// Reads the tar stream, hands each file to the verifier, then checks the manifests.
+fn read_tar(
+    r: pipe::PipeReader,
+    mut v: Verifier,
+    unpack: Option<&Path>,
+    progress: &dyn Fn(u64),
+) -> Result<Checked, ArchiveError> {
+    let mut archive = tar::Archive::new(r);
+    let mut seen: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    let mut first = true;
+    let mut read_bytes = 0u64;
+    {
+        let entries = archive
+            .entries()
+            .map_err(|e| ArchiveError::wrong(format!("tar: {e}")))?;
+        for item in entries {
+            let mut f = item.map_err(|e| ArchiveError::wrong(format!("tar: {e}")))?;
+            let raw = f
+                .path()
+                .map_err(|e| ArchiveError::wrong(format!("tar: a file name: {e}")))?
+                .to_string_lossy()
+                .into_owned();
+            let rel = relative(&raw)?;
+            match f.header().entry_type() {
+                tar::EntryType::Regular => {}
+                tar::EntryType::Directory => continue,
+                t => {
+                    return Err(ArchiveError::wrong(format!(
+                        "{raw}: a {t:?} entry; an archive holds only regular files"
+                    )))
+                }
+            }
+            if first && rel != "bagit.txt" {
+                return Err(ArchiveError::wrong(format!(
+                    "{raw}: the bag must start with bagit.txt"
+                )));
+            }
+            first = false;
+            if seen.contains_key(&rel) {
+                return Err(ArchiveError::wrong(format!("{raw}: appears twice")));
+            }
+            let size = f
+                .header()
+                .size()
+                .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
+            let kind = v.classify(&rel)?;
+            let mut out = match unpack {
+                Some(root) => Some(create_file(root, &rel)?),
+                None => None,
+            };
+            let mut hasher = Sha256::new();
+            let mut small = Vec::new();
+            let mut stream = v.begin(&rel, &kind)?;
+            let mut buf = vec![0u8; pipe::CHUNK];
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                let chunk = &buf[..n];
+                hasher.update(chunk);
+                if let Some(s) = stream.as_mut() {
+                    s.update(chunk);
+                } else {
+                    if small.len() as u64 + n as u64 > SMALL_MAX {
+                        return Err(ArchiveError::wrong(format!(
+                            "{raw}: larger than {SMALL_MAX} bytes"
+                        )));
+                    }
+                    small.extend_from_slice(chunk);
+                }
+                if let Some((o, p)) = out.as_mut() {
+                    o.write_all(chunk)
+                        .map_err(|e| ArchiveError::Io(p.clone(), e))?;
+                }
+                read_bytes += n as u64;
+                progress(read_bytes);
+            }
+            if let Some((o, p)) = out {
+                o.sync_all().map_err(|e| ArchiveError::Io(p, e))?;
+            }
+            let digest: [u8; 32] = hasher.finalize().into();
+            v.finish_file(&rel, kind, stream, &small, size)?;
+            seen.insert(rel, digest);
+        }
+    }
+    // What follows the end-of-archive blocks must be zeros only.
+    let mut rest = archive.into_inner();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = rest
+            .read(&mut buf)
+            .map_err(|e| ArchiveError::wrong(format!("after the tar: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Err(ArchiveError::wrong("data after the end of the tar stream"));
+        }
+    }
+    v.finish(&seen)
+}
+
+/// The path relative to the bag folder, refused unless plain and inside it.
+fn relative(raw: &str) -> Result<String, ArchiveError> {
+    let bad = || ArchiveError::wrong(format!("{raw}: not a file of the bag folder {BAG}/"));
+    let rest = raw.strip_prefix(&format!("{BAG}/")).ok_or_else(bad)?;
+    let p = Path::new(rest);
+    if rest.is_empty()
+        || rest.contains('\\')
+        || !p.components().all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(bad());
+    }
+    Ok(rest.trim_end_matches('/').to_string())
+}
+
+/// Creates `root/rel` (and its folders) for restore; never follows into a link.
+fn create_file(root: &Path, rel: &str) -> Result<(File, PathBuf), ArchiveError> {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ArchiveError::Io(parent.to_path_buf(), e))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| ArchiveError::Io(p.clone(), e))?;
+    Ok((f, p))
+}

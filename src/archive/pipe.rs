@@ -1,0 +1,211 @@
+//! The archive's stream stages on their own threads: `tar | zstd | age` on the way
+//! out, `age -d | zstd -d | tar` on the way in.
+//!
+//! Invariants:
+//! - Memory is bounded: stages pass chunks of at most [`CHUNK`] bytes through channels
+//!   of [`DEPTH`] chunks, whatever the size of a record, an attachment or the archive.
+//! - An error anywhere reaches the caller: a stage that fails drops its end of the
+//!   channel, so its neighbours see a broken pipe (writers) or a truncated stream
+//!   (readers), and the stage's own error is what the caller reports.
+//! - Nothing here knows the bag's layout.
+
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Bytes per chunk passed between stages.
+pub const CHUNK: usize = 256 * 1024;
+/// Chunks in flight between two stages.
+pub const DEPTH: usize = 8;
+
+/// The sending end of a pipe between two threads. A chunk is `Ok(bytes)`; the sender
+/// dropping without [`PipeWriter::finish`] means the stream was cut short.
+pub struct PipeWriter {
+    tx: SyncSender<Msg>,
+    buf: Vec<u8>,
+}
+
+enum Msg {
+    Data(Vec<u8>),
+    End,
+}
+
+/// The receiving end. `read` returns an error if the writer went away without
+/// finishing: a producer's failure is never mistaken for the end of the stream.
+pub struct PipeReader {
+    rx: Receiver<Msg>,
+    cur: Vec<u8>,
+    pos: usize,
+    ended: bool,
+}
+
+/// A pipe: bounded by [`DEPTH`] chunks of [`CHUNK`] bytes.
+pub fn pipe() -> (PipeWriter, PipeReader) {
+    let (tx, rx) = sync_channel(DEPTH);
+    (
+        PipeWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        },
+        PipeReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            ended: false,
+        },
+    )
+}
+
+fn broken() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the next stage stopped")
+}
+
+impl PipeWriter {
+    fn send_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx.send(Msg::Data(full)).map_err(|_| broken())
+    }
+
+    /// Marks the end of a complete stream.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.send_buf()?;
+        self.tx.send(Msg::End).map_err(|_| broken())
+    }
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send_buf()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Msg::Data(d)) => {
+                    self.cur = d;
+                    self.pos = 0;
+                }
+                Ok(Msg::End) => self.ended = true,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the previous stage stopped before the end of the stream",
+                    ))
+                }
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A stage running on its own thread; `join` returns its result.
+pub struct Stage<T>(JoinHandle<io::Result<T>>);
+
+impl<T: Send + 'static> Stage<T> {
+    pub fn spawn(
+        name: &str,
+        f: impl FnOnce() -> io::Result<T> + Send + 'static,
+    ) -> io::Result<Self> {
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(f)
+            .map(Stage)
+    }
+    pub fn join(self) -> io::Result<T> {
+        self.0
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("an archive stage panicked")))
+    }
+}
+
+/// Copies `r` into `w` in [`CHUNK`]-sized reads.
+pub fn copy(r: &mut impl Read, w: &mut impl Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut n = 0u64;
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+}
+
+/// Counts and hashes (BLAKE3) what passes through to the file.
+pub struct HashingWriter<W> {
+    pub inner: W,
+    pub hasher: blake3::Hasher,
+    pub written: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.hasher.update(&data[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_stream_arrives_whole() {
+        let (mut w, mut r) = pipe();
+        let t = std::thread::spawn(move || {
+            for i in 0..1000u32 {
+                w.write_all(&i.to_be_bytes().repeat(300)).unwrap();
+            }
+            w.finish().unwrap();
+        });
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        t.join().unwrap();
+        assert_eq!(got.len(), 1000 * 4 * 300);
+        assert_eq!(&got[..4], &0u32.to_be_bytes());
+    }
+
+    #[test]
+    fn a_writer_that_stops_early_is_an_error_not_an_end() {
+        let (mut w, mut r) = pipe();
+        w.write_all(b"partial").unwrap();
+        drop(w);
+        let mut got = Vec::new();
+        assert!(r.read_to_end(&mut got).is_err());
+    }
+
+    #[test]
+    fn a_reader_that_stops_breaks_the_writer() {
+        let (mut w, r) = pipe();
+        drop(r);
+        let big = vec![0u8; CHUNK * 2];
+        assert!(w.write_all(&big).is_err());
+    }
+}
