@@ -62,6 +62,7 @@ pub fn check_archive(
                 path.display()
             ))
         })?;
+    let scrypt = dec.is_scrypt();
     let plain = dec
         .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
         .map_err(|e| match e {
@@ -69,10 +70,15 @@ pub fn check_archive(
                 "{}: none of the given identities can open this archive",
                 path.display()
             )),
-            age::DecryptError::KeyDecryptionFailed => ArchiveError::Unusable(format!(
-                "{}: the passphrase or identity does not open this archive",
-                path.display()
-            )),
+            // With a passphrase, a wrong one and a damaged stanza look the same.
+            age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed
+                if scrypt =>
+            {
+                ArchiveError::Unusable(format!(
+                    "{}: the passphrase does not open this archive",
+                    path.display()
+                ))
+            }
             e => ArchiveError::wrong(format!("{}: age header: {e}", path.display())),
         })?;
     let (age_w, mut age_r) = pipe::pipe();
@@ -92,16 +98,17 @@ pub fn check_archive(
         w.finish()
     })?;
     let result = read_tar(tar_r, Verifier::new(ledger), unpack, progress);
+    // A stage that failed on its own explains what the tar reader saw (a cut-short
+    // stream); a stage that failed only because a later one stopped reading does not.
     let a = age_stage.join();
     let z = zstd_stage.join();
-    // A stage that failed explains what the tar reader saw (a cut-short stream).
-    if let Err(e) = a {
+    if let Some(e) = pipe::own_failure(&a) {
         return Err(ArchiveError::wrong(format!(
             "{}: the age encryption is damaged or truncated: {e}",
             path.display()
         )));
     }
-    if let Err(e) = z {
+    if let Some(e) = pipe::own_failure(&z) {
         return Err(ArchiveError::wrong(format!(
             "{}: the zstd compression is damaged or truncated: {e}",
             path.display()

@@ -217,15 +217,19 @@ pub fn export(
         Ok((sink.hasher.finalize(), sink.written))
     })?;
     let written = write_bag(l, &ids, size, &note_text, tar_w, progress);
-    // The downstream stages' errors explain a broken pipe upstream: report them first.
+    // A stage's own failure (disk full) explains the broken pipe the producer saw;
+    // a broken pipe in a stage is the consequence of the producer's error.
     let z = zstd_stage.join();
     let a = age_stage.join();
-    let (entries, payload_bytes) = match (written, z, a) {
-        (_, _, Err(e)) | (_, Err(e), _) => return Err(ArchiveError::Stream(e)),
-        (Err(e), ..) => return Err(e),
-        (Ok(n), Ok(()), Ok((hash, bytes))) => (n, (hash, bytes)),
-    };
-    let (blake3, archive_bytes) = payload_bytes;
+    if let Some(e) = pipe::own_failure(&a).or(pipe::own_failure(&z)) {
+        return Err(ArchiveError::Stream(std::io::Error::new(
+            e.kind(),
+            e.to_string(),
+        )));
+    }
+    let entries = written?;
+    let (blake3, archive_bytes) = a?;
+    z?;
     tmp.persist_noclobber(&opts.out)
         .map_err(|e| ArchiveError::Io(opts.out.clone(), e.error))?;
     sync_dir(&dir)?;

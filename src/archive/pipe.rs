@@ -102,9 +102,10 @@ impl Read for PipeReader {
                     self.pos = 0;
                 }
                 Ok(Msg::End) => self.ended = true,
+                // BrokenPipe, as for a writer: the consequence of another stage's error.
                 Err(_) => {
                     return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
+                        io::ErrorKind::BrokenPipe,
                         "the previous stage stopped before the end of the stream",
                     ))
                 }
@@ -134,6 +135,15 @@ impl<T: Send + 'static> Stage<T> {
         self.0
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("an archive stage panicked")))
+    }
+}
+
+/// A stage's failure of its own: `None` when it succeeded, or failed only because a
+/// neighbour stopped (a broken pipe either way, the consequence of another error).
+pub fn own_failure<T>(r: &io::Result<T>) -> Option<&io::Error> {
+    match r {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Some(e),
+        _ => None,
     }
 }
 

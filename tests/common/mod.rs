@@ -311,3 +311,23 @@ pub fn forge_append(dir: &Path, signed: &[u8]) -> u64 {
     close(db);
     n
 }
+
+/// An outside tool (`age`, `zstd`, `tar`, `bagit.py`) on the PATH. Where it is missing,
+/// the test skips with a message, unless BLOTTER_REQUIRE_TOOLS is set (as `.ci/run`
+/// sets it): then a missing tool fails the test, so CI never skips silently.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("BLOTTER_REQUIRE_TOOLS").is_some() {
+            panic!("{name} is not installed and BLOTTER_REQUIRE_TOOLS is set");
+        }
+        eprintln!(
+            "SKIPPED: {name} is not installed (set BLOTTER_REQUIRE_TOOLS=1 to make this a failure)"
+        );
+    }
+    found
+}
