@@ -25,6 +25,9 @@ use crate::ledger::Ledger;
 use crate::merkle::note::Note;
 use crate::merkle::proof_text::TlogProof;
 
+/// zstd worker threads (besides the stage's own thread).
+const COMPRESSION_WORKERS: u32 = 2;
+
 /// Which records go into the archive.
 #[derive(Clone, Debug)]
 pub enum Selection {
@@ -205,6 +208,9 @@ pub fn export(
     let zstd_stage = Stage::spawn("archive-zstd", move || {
         let mut enc = zstd::stream::write::Encoder::new(zst_w, 3)?;
         enc.include_checksum(true)?;
+        // zstd's own workers compress while this thread feeds them, so compression
+        // uses the cores the other stages leave idle (the output is the same format).
+        enc.multithread(COMPRESSION_WORKERS)?;
         pipe::copy(&mut tar_r, &mut enc)?;
         enc.finish()?.finish()
     })?;
