@@ -146,6 +146,7 @@ impl BatchWriter<'_> {
                     | Action::PurgeApprove { .. }
                     | Action::OrderApprove { .. }
                     | Action::Disposal { .. }
+                    | Action::Transfer { .. }
                     | Action::Certificate { .. }
             );
         if !supported {

@@ -9,8 +9,10 @@
 //!   ids, not keys), approving the exact document it committed to.
 //! - A disposal names an approved, not yet certified plan or order that lists the
 //!   record, of a kind the plan or order allows, and the record is under no hold.
-//! - A disposal leaves a pending-destruction row in the same batch, so a crash between
-//!   the entry and the destruction of the data is resumed, never forgotten.
+//! - A transfer (admin) names an approved purge plan, certified or not, that lists the
+//!   record for transfer, and the archive's hash; the record is under no hold.
+//! - A disposal or transfer leaves a pending-destruction row in the same batch, so a
+//!   crash between the entry and the destruction of the data is resumed, never forgotten.
 
 use super::BatchWriter;
 use crate::crypto::seal::DataKey;
@@ -42,6 +44,7 @@ impl BatchWriter<'_> {
                 | Action::PurgeApprove { .. }
                 | Action::OrderApprove { .. }
                 | Action::Disposal { .. }
+                | Action::Transfer { .. }
                 | Action::Certificate { .. }
         );
         if follows && sub.case_number.is_some() {
@@ -78,6 +81,11 @@ impl BatchWriter<'_> {
             }
             Action::Disposal { kind, authority } => {
                 self.check_disposal(i, c, *kind, authority, dk)?;
+                st.disposed = Some(seq);
+                self.batch.put(Space::Pending, &c.record, authority);
+            }
+            Action::Transfer { authority, archive } => {
+                self.check_transfer(i, c, authority, archive, dk)?;
                 st.disposed = Some(seq);
                 self.batch.put(Space::Pending, &c.record, authority);
             }
@@ -293,6 +301,58 @@ impl BatchWriter<'_> {
         if let Some(hold) = self.hold_on(&c.record, dk)? {
             return Err(refuse(format!(
                 "record {rid} is under legal hold {}: nothing under hold is ever disposed",
+                hex::encode(hold)
+            )));
+        }
+        Ok(())
+    }
+
+    /// A transfer to the archives: an approved purge plan (certified or not: `purge
+    /// apply` certifies a plan while its transfers are still to come) that lists the
+    /// record for transfer, an archive named, and no hold on the record or its case.
+    fn check_transfer(
+        &mut self,
+        i: usize,
+        c: &Change,
+        authority: &[u8; 16],
+        archive: &[u8; 32],
+        dk: &DataKey,
+    ) -> Res<()> {
+        let refuse = |d: String| LedgerError::refused(i, d);
+        let rid = hex::encode(c.record);
+        let auth = hex::encode(authority);
+        if *archive == [0; 32] {
+            return Err(refuse(format!(
+                "transfer of {rid}: it names no archive (the archive hash is zero)"
+            )));
+        }
+        let a = self.record(authority)?.ok_or_else(|| {
+            refuse(format!(
+                "transfer of {rid}: authority {auth} does not exist"
+            ))
+        })?;
+        if a.record_type != "purge-plan" {
+            return Err(refuse(format!(
+                "transfer of {rid}: {auth} is not a purge plan (only a plan lists records for transfer)"
+            )));
+        }
+        if a.approved.is_none() {
+            return Err(refuse(format!(
+                "transfer of {rid}: purge-plan {auth} is not approved"
+            )));
+        }
+        let m = self
+            .member(authority, &c.record)?
+            .ok_or_else(|| refuse(format!("transfer of {rid}: {auth} does not list it")))?;
+        if m.disposition != "transfer" {
+            return Err(refuse(format!(
+                "transfer of {rid}: {auth} lists it for {}, not transfer",
+                m.disposition
+            )));
+        }
+        if let Some(hold) = self.hold_on(&c.record, dk)? {
+            return Err(refuse(format!(
+                "record {rid} is under legal hold {}: nothing under hold is ever transferred",
                 hex::encode(hold)
             )));
         }

@@ -284,7 +284,8 @@ impl Walk<'_> {
             _ => {}
         }
         let person = self.keys.get(&c.actor).map(|k| k.person.clone());
-        self.disp.replay(seq, c, person.as_deref().unwrap_or(""))
+        self.disp
+            .replay(seq, c, person.as_deref().unwrap_or(""), self.ledger)
     }
 
     /// The held checkpoint is beyond the log: truncated or rolled back.
