@@ -6,6 +6,7 @@
 //! (logged). A demo state archives witness (key in `DIR/keys/witness.key`) registered
 //! and cosigning a checkpoint. Then a full verification.
 
+mod archive;
 mod retention;
 
 use std::path::Path;
@@ -39,6 +40,8 @@ pub struct Summary {
     pub verifier_key: String,
     /// Schedule adoption, holds, a purge and a court order.
     pub retention: retention::RetentionRound,
+    /// The transfer of the plan's transfer records to the state archives.
+    pub archive: Option<archive::ArchiveRound>,
 }
 
 impl Summary {
@@ -63,7 +66,15 @@ impl Summary {
             dir = self.dir,
             vkey = self.verifier_key,
         );
-        main + &retention
+        let archive = match &self.archive {
+            Some(a) => format!(
+                "\narchive: {} records transferred to the state archives as {} (age identity {}), live copies destroyed\n  blotter archive verify {} -i {} --ledger-key {vkey}\n  blotter archive restore {} -i {} --ledger-key {vkey} --into restored",
+                a.records, a.archive, a.identity, a.archive, a.identity, a.archive, a.identity,
+                vkey = self.verifier_key,
+            ),
+            None => String::new(),
+        };
+        main + &retention + &archive
     }
 }
 
@@ -77,6 +88,8 @@ pub enum DemoError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Key(#[from] keyfile::KeyFileError),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
 }
 
 const PEOPLE: &[(&str, &str, Role)] = &[
@@ -326,6 +339,7 @@ pub fn build(dir: &Path, records: usize, log: &dyn Fn(&str)) -> Result<Summary, 
     l.read_content(&juvenile, Some(access))?;
     log("sealed one record on court order; logged the auditor's read of a confidential record");
     let retention = retention::round(&mut l, &people, &made, log)?;
+    let archive = archive::transfer_round(dir, &mut l, &admin, retention.plan.as_deref(), log)?;
     let checkpoint = witness_round(dir, &mut l, &admin)?;
     log(&format!(
         "signed checkpoint {checkpoint} with the ledger key; the demo state archives witness cosigned it"
@@ -346,6 +360,7 @@ pub fn build(dir: &Path, records: usize, log: &dyn Fn(&str)) -> Result<Summary, 
         checkpoint,
         verifier_key: l.verifier_key()?,
         retention,
+        archive,
     })
 }
 

@@ -31,7 +31,8 @@ const COMPRESSION_WORKERS: u32 = 2;
 /// Which records go into the archive.
 #[derive(Clone, Debug)]
 pub enum Selection {
-    /// The records a purge plan lists for transfer that are not yet disposed.
+    /// The records an approved purge plan lists for transfer that a transfer would take
+    /// now (`Ledger::transfer_targets`: still eligible, not held, not yet transferred).
     Plan([u8; 16]),
     /// These records.
     Records(Vec<[u8; 16]>),
@@ -78,19 +79,8 @@ pub fn select(
 ) -> Result<Vec<[u8; 16]>, ArchiveError> {
     let mut ids: Vec<[u8; 16]> = match sel {
         Selection::Records(ids) => ids.clone(),
-        Selection::Plan(plan) => {
-            let doc = l.plan_document(plan)?;
-            let mut v = Vec::new();
-            for r in doc.records.iter().filter(|r| r.disposition == "transfer") {
-                let id = crate::crypto::parse_hex::<16>(&r.record).ok_or_else(|| {
-                    ArchiveError::Unusable(format!("plan: malformed record id {:?}", r.record))
-                })?;
-                if l.record(&id)?.is_some_and(|s| s.disposed.is_none()) {
-                    v.push(id);
-                }
-            }
-            v
-        }
+        // What a transfer would take now: approved plan, still eligible, not held.
+        Selection::Plan(plan) => l.transfer_targets(plan)?.records,
         Selection::ClosedBefore {
             record_type,
             before,

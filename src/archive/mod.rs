@@ -92,6 +92,28 @@ pub mod keys_io {
         Ok(out)
     }
 
+    /// Writes a new age identity file (`age-keygen` format), 0600, never over an
+    /// existing file.
+    pub fn write_identity(path: &Path, id: &age::x25519::Identity) -> Result<(), ArchiveError> {
+        use age::secrecy::ExposeSecret;
+        use std::io::Write;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let text = format!(
+            "# public key: {}\n{}\n",
+            id.to_public(),
+            id.to_string().expose_secret()
+        );
+        o.open(path)
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                f.sync_all()
+            })
+            .map_err(|e| ArchiveError::Io(path.to_path_buf(), e))
+    }
+
     /// Parses age X25519 recipients (`age1…`).
     pub fn recipients(texts: &[String]) -> Result<Vec<age::x25519::Recipient>, ArchiveError> {
         texts

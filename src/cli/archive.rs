@@ -55,7 +55,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: &ArchiveCmd) -> Res<i32> {
                 )
             })
         }
-        ArchiveCmd::Transfer { .. } => fail("archive transfer: not built yet"),
+        ArchiveCmd::Transfer {
+            plan,
+            out,
+            recipients,
+            identities: id_files,
+        } => transfer(ctx, plan, out, recipients, id_files),
     }
 }
 
@@ -121,13 +126,12 @@ fn ask_passphrase() -> Res<SecretString> {
     )
 }
 
-/// Opens the ledger and checks that `--key` is an active administrator's.
-pub(crate) fn open_as_admin(ctx: &Ctx) -> Res<(Ledger, ed25519_dalek::SigningKey)> {
+/// `--key`, checked to be an active administrator's of `l`.
+pub(crate) fn admin_key(ctx: &Ctx, l: &Ledger) -> Res<ed25519_dalek::SigningKey> {
     let key = ctx.key()?;
-    let l = ctx.open()?;
     let pk = key.verifying_key().to_bytes();
     match l.key_state(&pk) {
-        Some(k) if k.active() && k.role() == Role::Admin => Ok((l, key)),
+        Some(k) if k.active() && k.role() == Role::Admin => Ok(key),
         Some(k) if k.active() => fail(format!(
             "archives are an administrator's job; key {} is a {}'s",
             hex::encode(pk),
@@ -173,7 +177,8 @@ fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
     } else {
         Recipients::X25519(keys_io::recipients(&a.recipients)?)
     };
-    let (mut l, _) = open_as_admin(ctx)?;
+    let mut l = ctx.open()?;
+    admin_key(ctx, &l)?;
     let opts = ExportOptions {
         out: a.out.clone(),
         selection,
@@ -200,5 +205,94 @@ fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
             x.checkpoint_size
         )
     });
+    Ok(0)
+}
+
+/// Export the plan's transfer records, verify the written archive, append the transfer
+/// entries naming its BLAKE3, then destroy the live copies. A failure before the
+/// entries destroys nothing.
+fn transfer(
+    ctx: &Ctx,
+    plan: &str,
+    out: &std::path::Path,
+    recipients: &[String],
+    id_files: &[PathBuf],
+) -> Res<i32> {
+    let pid = parse_id(plan)?;
+    let recipients = Recipients::X25519(keys_io::recipients(recipients)?);
+    let ids = identities(id_files)?;
+    let mut l = ctx.open_for_write()?;
+    let key = admin_key(ctx, &l)?;
+    let targets = l.transfer_targets(&pid)?;
+    for n in &targets.left_out {
+        eprintln!(
+            "blotter: not transferred now: record {}: {}",
+            n.record, n.why
+        );
+    }
+    if targets.records.is_empty() {
+        // Nothing new to export: only finish a destruction a crash interrupted.
+        let t = l.complete_transfer(&pid, &[], [0xff; 32], &key, &|_, _| {})?;
+        ctx.out(json!({"transfer": t, "archive": null, "left_out": targets.left_out}), || {
+            format!(
+                "plan {plan}: no record to transfer now ({} already transferred, {} left out); {} live copies destroyed",
+                t.already_transferred,
+                targets.left_out.len(),
+                t.destroyed
+            )
+        });
+        return Ok(0);
+    }
+    let opts = ExportOptions {
+        out: out.to_path_buf(),
+        selection: Selection::Records(targets.records.clone()),
+        recipients,
+        include_restricted: true,
+        ledger_key: ledger_key(&l),
+    };
+    let pb = ctx.progress(0, "exporting");
+    let x = archive::export(&mut l, &opts, &|n, total| {
+        pb.set_length(total);
+        pb.set_position(n)
+    });
+    pb.finish_and_clear();
+    let x = x?;
+    let vkey = l.verifier_key()?;
+    let c = match archive::check_archive(out, &ids, &vkey, None, &|_| {}) {
+        Ok(c) if c.records == targets.records.len() as u64 => c,
+        Ok(c) => {
+            return fail(format!(
+                "{}: holds {} records, {} expected; nothing transferred, nothing destroyed",
+                out.display(),
+                c.records,
+                targets.records.len()
+            ))
+        }
+        Err(e) => return fail(format!(
+            "{}: the written archive does not verify ({e}); nothing transferred, nothing destroyed",
+            out.display()
+        )),
+    };
+    let pb = ctx.progress(targets.records.len() as u64, "transferring");
+    let t = l.complete_transfer(&pid, &targets.records, x.blake3, &key, &|n, _| {
+        pb.set_position(n)
+    });
+    pb.finish_and_clear();
+    let t = t?;
+    super::tlog::after_write(&mut l);
+    ctx.out(
+        json!({"transfer": t, "archive": x, "verified": c, "left_out": targets.left_out}),
+        || {
+            format!(
+                "transferred {} records of plan {plan} to {} (BLAKE3 {}, verified); {} transfer entries appended, {} live copies destroyed; {} left out",
+                t.transferred_now,
+                out.display(),
+                hex::encode(x.blake3),
+                t.entries.len(),
+                t.destroyed,
+                targets.left_out.len()
+            )
+        },
+    );
     Ok(0)
 }
