@@ -268,10 +268,12 @@ fn transfer(
                 targets.records.len()
             ))
         }
-        Err(e) => return fail(format!(
+        Err(e) => {
+            return fail(format!(
             "{}: the written archive does not verify ({e}); nothing transferred, nothing destroyed",
             out.display()
-        )),
+        ))
+        }
     };
     let pb = ctx.progress(targets.records.len() as u64, "transferring");
     let t = l.complete_transfer(&pid, &targets.records, x.blake3, &key, &|n, _| {
