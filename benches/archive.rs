@@ -4,7 +4,9 @@
 //!
 //! `cargo bench --bench archive` (BENCH_ARCHIVE_MB of attachments, default 512, over
 //! BENCH_ARCHIVE_RECORDS records, default 64; BENCH_DIR for the temporary files).
-//! The reference needs the `tar`, `zstd` and `age` commands.
+//! BENCH_ROUNDS (default 3) rounds; medians are printed. BENCH_ZSTD_WORKERS sets
+//! zstd's own worker threads (default 0, as the CLI). BENCH_EXPORT_ONLY stops after
+//! one export (for profiling). The reference needs the `tar`, `zstd` and `age` commands.
 
 use std::io::Write;
 use std::process::Command;
@@ -120,6 +122,7 @@ fn main() {
         ids.push(id);
     }
     let ledger_key = blotter::crypto::keyfile::load(&l.checkpoint_key_path(), || None).ok();
+    sh("sync");
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public();
     let id_file = dir.join("id.txt");
@@ -127,48 +130,72 @@ fn main() {
         .and_then(|mut f| f.write_all(identity.to_string().expose_secret().as_bytes()))
         .expect("identity");
 
-    let out = dir.join("bench.age");
-    let t = Instant::now();
-    let x = archive::export(
-        &mut l,
-        &ExportOptions {
-            out: out.clone(),
-            selection: Selection::Records(ids),
-            recipients: Recipients::X25519(vec![recipient.clone()]),
-            include_restricted: false,
-            ledger_key,
-        },
-        &|_, _| {},
-    )
-    .expect("export");
-    let export_s = t.elapsed().as_secs_f64();
+    let opts = |out: &std::path::Path| ExportOptions {
+        out: out.to_path_buf(),
+        selection: Selection::Records(ids.clone()),
+        recipients: Recipients::X25519(vec![recipient.clone()]),
+        include_restricted: false,
+        ledger_key: ledger_key.clone(),
+        compression_workers: env("BENCH_ZSTD_WORKERS", 0) as u32,
+    };
     let vkey = l.verifier_key().expect("vkey");
-    drop(l);
-
-    let ids: Vec<Box<dyn age::Identity + Send + Sync>> = vec![Box::new(identity)];
-    let t = Instant::now();
-    let c = archive::check_archive(&out, &ids, &vkey, None, &|_| {}).expect("verify");
-    let verify_s = t.elapsed().as_secs_f64();
+    let idents: Vec<Box<dyn age::Identity + Send + Sync>> = vec![Box::new(identity)];
+    // A first export, restored: the reference's input is the same files.
+    let first = dir.join("first.age");
+    let x = archive::export(&mut l, &opts(&first), &|_, _| {}).expect("export");
     let restored = dir.join("restored");
-    archive::restore(&out, &ids, &vkey, &restored, &|_| {}).expect("restore");
-
-    // The reference: the same files (the restored bag), through the standard tools.
+    let c = archive::restore(&first, &idents, &vkey, &restored, &|_| {}).expect("restore");
     let ref_out = dir.join("ref.age");
-    let tar_s = sh(&format!(
-        "tar -c -C {} . | zstd -3 -q -c | age -r {} > {}",
-        restored.display(),
-        recipient,
-        ref_out.display()
-    ));
-    let untar_s = sh(&format!(
-        "age -d -i {} {} | zstd -d -q -c | tar -t > /dev/null",
-        id_file.display(),
-        ref_out.display()
-    ));
+    let out = dir.join("bench.age");
+    let rounds = env("BENCH_ROUNDS", 3);
+    let (mut ex, mut rf, mut rf_sync, mut ve, mut un) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let _ = std::fs::remove_file(&out);
+        let _ = std::fs::remove_file(&ref_out);
+        sh("sync");
+        let t = Instant::now();
+        archive::export(&mut l, &opts(&out), &|_, _| {}).expect("export");
+        ex.push(t.elapsed().as_secs_f64());
+        sh("sync");
+        rf.push(sh(&format!(
+            "tar -c -C {} . | zstd -3 -q -c | age -r {} > {}",
+            restored.display(),
+            recipient,
+            ref_out.display()
+        )));
+        let _ = std::fs::remove_file(&ref_out);
+        sh("sync");
+        rf_sync.push(sh(&format!(
+            "tar -c -C {} . | zstd -3 -q -c | age -r {} > {} && sync {}",
+            restored.display(),
+            recipient,
+            ref_out.display(),
+            ref_out.display()
+        )));
+        let t = Instant::now();
+        archive::check_archive(&out, &idents, &vkey, None, &|_| {}).expect("verify");
+        ve.push(t.elapsed().as_secs_f64());
+        un.push(sh(&format!(
+            "age -d -i {} {} | zstd -d -q -c | tar -t > /dev/null",
+            id_file.display(),
+            ref_out.display()
+        )));
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (export_s, tar_s, tar_sync_s, verify_s, untar_s) = (
+        med(&mut ex),
+        med(&mut rf),
+        med(&mut rf_sync),
+        med(&mut ve),
+        med(&mut un),
+    );
     let ref_size = std::fs::metadata(&ref_out).map(|m| m.len()).unwrap_or(0);
     let mib = x.payload_bytes as f64 / (1024.0 * 1024.0);
     println!(
-        "archive of {} records, {} entries, {:.0} MiB payload ({} files): blotter {:.0} MiB, reference {:.0} MiB",
+        "archive of {} records, {} entries, {:.0} MiB payload ({} files): blotter {:.0} MiB, reference {:.0} MiB; medians of {rounds} rounds",
         c.records,
         c.entries,
         mib,
@@ -177,13 +204,18 @@ fn main() {
         ref_size as f64 / 1048576.0
     );
     println!(
-        "export:  {:>7.1} MiB/s  ({export_s:.2} s); tar -c | zstd -3 | age -r: {:>7.1} MiB/s ({tar_s:.2} s); ratio {:.2}",
-        mib / export_s,
+        "reference: tar -c | zstd -3 | age -r: {:>7.1} MiB/s ({tar_s:.2} s); the same and `sync FILE` (durable, as export is): {:>7.1} MiB/s ({tar_sync_s:.2} s)",
         mib / tar_s,
-        tar_s / export_s
+        mib / tar_sync_s,
     );
     println!(
-        "verify:  {:>7.1} MiB/s  ({verify_s:.2} s); ratio to tar -c | zstd -3 | age -r {:.2}; (age -d | zstd -d | tar -t: {:>7.1} MiB/s, {untar_s:.2} s; ratio {:.2})",
+        "export:  {:>7.1} MiB/s ({export_s:.2} s, fsynced); ratio {:.2} (to the durable reference {:.2})",
+        mib / export_s,
+        tar_s / export_s,
+        tar_sync_s / export_s
+    );
+    println!(
+        "verify:  {:>7.1} MiB/s ({verify_s:.2} s); ratio {:.2}; (age -d | zstd -d | tar -t: {:>7.1} MiB/s, {untar_s:.2} s; ratio {:.2})",
         mib / verify_s,
         tar_s / verify_s,
         mib / untar_s,

@@ -17,7 +17,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 
 use super::bag::{self, BagWriter, Part, Place};
-use super::pipe::{self, HashingWriter, Stage};
+use super::pipe::{self, FileSink, Stage};
 use super::ArchiveError;
 use crate::format::{Action, CommitmentKind, Date, Entry};
 use crate::ledger::read::ListFilter;
@@ -25,8 +25,10 @@ use crate::ledger::Ledger;
 use crate::merkle::note::Note;
 use crate::merkle::proof_text::TlogProof;
 
-/// zstd worker threads (besides the stage's own thread).
-const COMPRESSION_WORKERS: u32 = 2;
+/// zstd workers the CLI uses besides the stage's own thread: none. Measured on two
+/// cores, zstd's own workers made export slower (docs/PERFORMANCE.md): the other stages
+/// already keep both cores busy. The output format is the same either way.
+pub const COMPRESSION_WORKERS: u32 = 0;
 
 /// Which records go into the archive.
 #[derive(Clone, Debug)]
@@ -54,6 +56,8 @@ pub struct ExportOptions {
     pub include_restricted: bool,
     /// Signs a checkpoint of the head when none is kept at that size.
     pub ledger_key: Option<SigningKey>,
+    /// zstd worker threads besides the stage's own (0: the stage compresses itself).
+    pub compression_workers: u32,
 }
 
 /// What an export wrote.
@@ -180,11 +184,7 @@ pub fn export(
     let file = tmp
         .reopen()
         .map_err(|e| ArchiveError::Io(tmp.path().into(), e))?;
-    let sink = HashingWriter {
-        inner: BufWriter::with_capacity(pipe::CHUNK, file),
-        hasher: blake3::Hasher::new(),
-        written: 0,
-    };
+    let sink = BufWriter::with_capacity(pipe::CHUNK, FileSink::new(file)?);
     let encryptor = match &opts.recipients {
         Recipients::X25519(rs) => {
             age::Encryptor::with_recipients(rs.iter().map(|r| r as &dyn age::Recipient))
@@ -195,22 +195,20 @@ pub fn export(
     let mut age_w = encryptor.wrap_output(sink)?;
     let (tar_w, mut tar_r) = pipe::pipe();
     let (zst_w, mut zst_r) = pipe::pipe();
+    let workers = opts.compression_workers;
     let zstd_stage = Stage::spawn("archive-zstd", move || {
         let mut enc = zstd::stream::write::Encoder::new(zst_w, 3)?;
         enc.include_checksum(true)?;
-        // zstd's own workers compress while this thread feeds them, so compression
-        // uses the cores the other stages leave idle (the output is the same format).
-        enc.multithread(COMPRESSION_WORKERS)?;
+        if workers > 0 {
+            enc.multithread(workers)?;
+        }
         pipe::copy(&mut tar_r, &mut enc)?;
         enc.finish()?.finish()
     })?;
     let age_stage = Stage::spawn("archive-age", move || {
         pipe::copy(&mut zst_r, &mut age_w)?;
-        let mut sink = age_w.finish()?;
-        sink.flush()?;
-        let file = sink.inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok((sink.hasher.finalize(), sink.written))
+        let sink = age_w.finish()?;
+        sink.into_inner().map_err(|e| e.into_error())?.finish()
     })?;
     let written = write_bag(l, &ids, size, &note_text, tar_w, progress);
     // A stage's own failure (disk full) explains the broken pipe the producer saw;

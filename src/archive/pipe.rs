@@ -15,8 +15,9 @@ use std::thread::JoinHandle;
 
 /// Bytes per chunk passed between stages.
 pub const CHUNK: usize = 256 * 1024;
-/// Chunks in flight between two stages.
-pub const DEPTH: usize = 8;
+/// Chunks in flight between two stages (8 MiB): enough slack that a stage descheduled
+/// for a moment on a busy machine does not stall the others.
+pub const DEPTH: usize = 32;
 
 /// The sending end of a pipe between two threads. A chunk is `Ok(bytes)`; the sender
 /// dropping without [`PipeWriter::finish`] means the stream was cut short.
@@ -163,22 +164,70 @@ pub fn copy(r: &mut impl Read, w: &mut impl Write) -> io::Result<u64> {
     }
 }
 
-/// Counts and hashes (BLAKE3) what passes through to the file.
-pub struct HashingWriter<W> {
-    pub inner: W,
+/// Writes the archive file: counts and hashes (BLAKE3) what passes through, and every
+/// [`WRITEBACK`] bytes asks a background thread to `fdatasync` what was written so far,
+/// so that the disk writes overlap the work of the other stages and the final fsync
+/// waits only for the tail.
+pub struct FileSink {
+    file: std::fs::File,
     pub hasher: blake3::Hasher,
     pub written: u64,
+    since_sync: u64,
+    syncer: Option<(SyncSender<()>, JoinHandle<()>)>,
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+/// Bytes between two background writebacks.
+pub const WRITEBACK: u64 = 32 << 20;
+
+impl FileSink {
+    pub fn new(file: std::fs::File) -> io::Result<Self> {
+        let clone = file.try_clone()?;
+        let (tx, rx) = sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("archive-writeback".into())
+            .spawn(move || {
+                // Errors here are not lost: the final sync_all reports them.
+                while rx.recv().is_ok() {
+                    let _ = clone.sync_data();
+                }
+            })?;
+        Ok(FileSink {
+            file,
+            hasher: blake3::Hasher::new(),
+            written: 0,
+            since_sync: 0,
+            syncer: Some((tx, handle)),
+        })
+    }
+
+    /// Stops the writeback thread, then makes everything durable.
+    pub fn finish(mut self) -> io::Result<(blake3::Hash, u64)> {
+        if let Some((tx, h)) = self.syncer.take() {
+            drop(tx);
+            let _ = h.join();
+        }
+        self.file.sync_all()?;
+        Ok((self.hasher.finalize(), self.written))
+    }
+}
+
+impl Write for FileSink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(data)?;
+        let n = self.file.write(data)?;
         self.hasher.update(&data[..n]);
         self.written += n as u64;
+        self.since_sync += n as u64;
+        if self.since_sync >= WRITEBACK {
+            self.since_sync = 0;
+            if let Some((tx, _)) = &self.syncer {
+                // A writeback already pending covers this one too.
+                let _ = tx.try_send(());
+            }
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.file.flush()
     }
 }
 

@@ -185,6 +185,7 @@ fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
         recipients,
         include_restricted: a.include_restricted,
         ledger_key: ledger_key(&l),
+        compression_workers: archive::export::COMPRESSION_WORKERS,
     };
     let pb = ctx.progress(0, "exporting");
     let r = archive::export(&mut l, &opts, &|n, total| {
@@ -249,6 +250,7 @@ fn transfer(
         recipients,
         include_restricted: true,
         ledger_key: ledger_key(&l),
+        compression_workers: archive::export::COMPRESSION_WORKERS,
     };
     let pb = ctx.progress(0, "exporting");
     let x = archive::export(&mut l, &opts, &|n, total| {

@@ -55,6 +55,7 @@ pub(super) fn transfer_round(
             recipients: Recipients::X25519(vec![identity.to_public()]),
             include_restricted: true,
             ledger_key: Some(keyfile::load(&l.checkpoint_key_path(), || None)?),
+            compression_workers: archive::export::COMPRESSION_WORKERS,
         },
         &|_, _| {},
     )?;
