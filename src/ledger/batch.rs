@@ -473,8 +473,10 @@ impl BatchWriter<'_> {
             &[&c.record[..], &seq.to_be_bytes()].concat(),
             &[],
         );
-        let json = serde_json::to_vec(&st).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        self.batch.put(Space::Record, &c.record, &json);
+        let bytes = st
+            .encode()
+            .map_err(|e| refuse(format!("record {rid}: state: {e}")))?;
+        self.batch.put(Space::Record, &c.record, &bytes);
         self.records.insert(c.record, st);
         self.changes.insert(hash, seq);
         self.head = Head {
