@@ -34,6 +34,11 @@ pub(super) struct BatchWriter<'a> {
     /// Rows this batch wrote (`Some`) or removed (`None`), keyed by space byte ‖ key, for
     /// the rules that read them back before the batch is committed.
     overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Plans and orders read from the store by this batch's disposals (their own
+    /// changes in this batch are in `records`).
+    authorities: HashMap<[u8; 16], RecordState>,
+    /// The store's hold rows, read once when a rule first needs them.
+    hold_rows: std::cell::OnceCell<Vec<Vec<u8>>>,
 }
 
 impl BatchWriter<'_> {
@@ -50,6 +55,8 @@ impl BatchWriter<'_> {
             tree: ledger.tree.clone(),
             witnesses: Vec::new(),
             overlay: HashMap::new(),
+            authorities: HashMap::new(),
+            hold_rows: std::cell::OnceCell::new(),
         }
     }
 
@@ -474,8 +481,10 @@ impl BatchWriter<'_> {
             &[&c.record[..], &seq.to_be_bytes()].concat(),
             &[],
         );
-        let json = serde_json::to_vec(&st).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        self.batch.put(Space::Record, &c.record, &json);
+        let bytes = st
+            .encode()
+            .map_err(|e| refuse(format!("record {rid}: state: {e}")))?;
+        self.batch.put(Space::Record, &c.record, &bytes);
         self.records.insert(c.record, st);
         self.changes.insert(hash, seq);
         self.head = Head {

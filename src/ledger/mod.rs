@@ -141,6 +141,9 @@ impl Ledger {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }
         let store = Store::open(&dir.join("store"), Duration::from_secs(5))?;
+        if store.version() < crate::store::STORE_VERSION {
+            state::migrate(&store)?;
+        }
         let epochs = EpochKeys::load(&dir.join("epochs.key"))?;
         let meta = |k: &[u8]| store.get(Space::Meta, k);
         let origin = meta(b"origin")?

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::docs::{
@@ -33,8 +34,19 @@ use crate::store::Space;
 /// A record disposed of whose data is not yet destroyed, and its plan or order.
 pub type Pending = ([u8; 16], [u8; 16]);
 
+/// A record an authority disposed of: id, state, disposal entry, planned disposition.
+type DisposedMember = ([u8; 16], RecordState, u64, super::docs::Member);
+
+/// What the re-check at apply found for one record of a plan.
+enum Recheck {
+    Transfer,
+    Already,
+    Skip(String),
+    Dispose([u8; 16]),
+}
+
 /// Disposal entries per durable commit.
-const BATCH: usize = 2000;
+const BATCH: usize = 5000;
 
 /// What applying a plan or order did.
 #[derive(Clone, Debug, Serialize)]
@@ -250,17 +262,15 @@ impl Ledger {
         let kind = kind.unwrap_or(DisposalKind::Destroy);
         let total = targets.len() as u64;
         for (n, chunk) in targets.chunks(BATCH).enumerate() {
-            let mut subs = Vec::with_capacity(chunk.len());
-            for rid in chunk {
-                let d = self.draft(
-                    rid,
-                    Action::Disposal {
-                        kind,
-                        authority: *id,
-                    },
-                )?;
-                subs.push(self.sign(applier, d)?);
-            }
+            let action = Action::Disposal {
+                kind,
+                authority: *id,
+            };
+            // Drafted and signed in parallel (each a different record), appended in order.
+            let subs = chunk
+                .par_iter()
+                .map(|rid| self.sign(applier, self.draft(rid, action.clone())?))
+                .collect::<Result<Vec<_>, LedgerError>>()?;
             self.append(subs)?;
             out.disposed_now += chunk.len() as u64;
             progress((n * BATCH + chunk.len()) as u64, total);
@@ -308,30 +318,21 @@ impl Ledger {
                 .date();
             cert.schedule = Some(plan.schedule.clone());
             cert.left_out_at_planning = plan.left_out.clone();
-            for e in &plan.records {
-                let rid = parse_id(&e.record)?;
-                if e.disposition == "transfer" {
-                    out.transfer_pending += 1;
-                    continue;
+            // Every record re-checked in parallel (reads only), the results taken in
+            // plan order.
+            let holds_exist = self.any_hold()?;
+            let checks = plan
+                .records
+                .par_iter()
+                .map(|e| self.recheck(e, &schedule, &policy, today, holds_exist))
+                .collect::<Result<Vec<_>, LedgerError>>()?;
+            for (e, check) in plan.records.iter().zip(checks) {
+                match check {
+                    Recheck::Transfer => out.transfer_pending += 1,
+                    Recheck::Already => out.already_disposed += 1,
+                    Recheck::Skip(why) => skip(out, &e.record, why),
+                    Recheck::Dispose(rid) => targets.push(rid),
                 }
-                let Some(rs) = self.record(&rid)? else {
-                    skip(out, &e.record, "record no longer exists".into());
-                    continue;
-                };
-                if rs.disposed.is_some() {
-                    out.already_disposed += 1;
-                    continue;
-                }
-                let o = self.evaluate_record(&schedule, &policy, &rs, today)?;
-                if o.status != Status::Eligible {
-                    skip(
-                        out,
-                        &e.record,
-                        format!("{}: {}", status_name(o.status), o.reason),
-                    );
-                    continue;
-                }
-                targets.push(rid);
             }
             return Ok((targets, Some(DisposalKind::Destroy), cert));
         }
@@ -367,6 +368,37 @@ impl Ledger {
             targets.push(rid);
         }
         Ok((targets, kind, cert))
+    }
+
+    /// Whether the record a plan lists is to be disposed of now: still there, not
+    /// disposed, and eligible today under the plan's schedule (a hold makes it blocked).
+    fn recheck(
+        &self,
+        e: &PlanEntry,
+        schedule: &crate::retention::Schedule,
+        policy: &crate::retention::Policy,
+        today: jiff::civil::Date,
+        holds_exist: bool,
+    ) -> Result<Recheck, LedgerError> {
+        let rid = parse_id(&e.record)?;
+        if e.disposition == "transfer" {
+            return Ok(Recheck::Transfer);
+        }
+        let Some(rs) = self.record(&rid)? else {
+            return Ok(Recheck::Skip("record no longer exists".into()));
+        };
+        if rs.disposed.is_some() {
+            return Ok(Recheck::Already);
+        }
+        let o = self.evaluate_with(schedule, policy, &rs, today, holds_exist)?;
+        if o.status != Status::Eligible {
+            return Ok(Recheck::Skip(format!(
+                "{}: {}",
+                status_name(o.status),
+                o.reason
+            )));
+        }
+        Ok(Recheck::Dispose(rid))
     }
 
     /// A certificate with what is known before any disposal: the authority and who made it.
@@ -468,20 +500,16 @@ impl Ledger {
         kind: DisposalKind,
     ) -> Result<(String, u64), LedgerError> {
         let mut first_last: Option<(u64, u64)> = None;
-        for r in self.store.scan(Space::Member, &id[..]) {
-            let (k, v) = r?;
-            let rid: [u8; 16] = k
-                .get(16..32)
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(|| invalid("malformed member row"))?;
-            let Some(rs) = self.record(&rid)? else {
-                continue;
-            };
-            let Some(seq) = rs.disposed else { continue };
-            if self.disposal_authority(seq)? != Some(*id) {
-                continue;
-            }
-            let m: super::docs::Member = serde_json::from_slice(&v).map_err(invalid)?;
+        let rows = self
+            .store
+            .scan(Space::Member, &id[..])
+            .collect::<Result<Vec<_>, _>>()?;
+        // The members this authority disposed of, looked up in parallel, in row order.
+        let disposed = rows
+            .par_iter()
+            .map(|(k, v)| self.disposed_by(id, k, v))
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        for (rid, rs, seq, m) in disposed.into_iter().flatten() {
             *cert
                 .items
                 .entry(m.item.unwrap_or_else(|| "order".into()))
@@ -514,6 +542,31 @@ impl Ledger {
         let s = self.sign(applier, d)?;
         let seq = self.append(vec![s])?[0].seq();
         Ok((hex::encode(document), seq))
+    }
+
+    /// A member row of `authority` (`k`, `v`) whose record that authority disposed of:
+    /// the record, its state, its disposal entry and its planned disposition.
+    fn disposed_by(
+        &self,
+        authority: &[u8; 16],
+        k: &[u8],
+        v: &[u8],
+    ) -> Result<Option<DisposedMember>, LedgerError> {
+        let rid: [u8; 16] = k
+            .get(16..32)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| invalid("malformed member row"))?;
+        let Some(rs) = self.record(&rid)? else {
+            return Ok(None);
+        };
+        let Some(seq) = rs.disposed else {
+            return Ok(None);
+        };
+        if self.disposal_authority(seq)? != Some(*authority) {
+            return Ok(None);
+        }
+        let m: super::docs::Member = serde_json::from_slice(v).map_err(invalid)?;
+        Ok(Some((rid, rs, seq, m)))
     }
 
     /// The plan or order a disposal entry names.

@@ -46,9 +46,7 @@ impl Ledger {
     pub fn record(&self, id: &[u8; 16]) -> Result<Option<RecordState>, LedgerError> {
         match self.store.get(Space::Record, id)? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
-                LedgerError::Invalid(format!("record {} state unreadable: {e}", hex::encode(id)))
-            }),
+            Some(v) => parse_state(Some(id), &v).map(Some),
         }
     }
 
@@ -178,9 +176,8 @@ impl Ledger {
                 .store
                 .scan(Space::Record, b"")
                 .map(|kv| {
-                    let (_, v) = kv?;
-                    serde_json::from_slice(&v)
-                        .map_err(|e| LedgerError::Invalid(format!("record state unreadable: {e}")))
+                    let (k, v) = kv?;
+                    parse_state(k.as_slice().try_into().ok(), &v)
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -405,4 +402,15 @@ impl Ledger {
             .try_into()
             .map_err(|_| LedgerError::Invalid("attachment salt malformed".into()))
     }
+}
+
+/// A stored record state (`Space::Record`); the error names the record.
+pub(crate) fn parse_state(id: Option<&[u8; 16]>, v: &[u8]) -> Result<RecordState, LedgerError> {
+    RecordState::decode(v).map_err(|e| {
+        let who = id.map_or_else(
+            || "a record".to_string(),
+            |i| format!("record {}", hex::encode(i)),
+        );
+        LedgerError::Invalid(format!("{who}: stored state unreadable: {e}"))
+    })
 }

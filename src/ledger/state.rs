@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod encoding;
+pub(crate) use encoding::migrate;
+
 /// Agency settings: the content payload of the genesis entry (and later `settings` entries).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +88,8 @@ impl Settings {
     }
 }
 
-/// A record's current state (derived; not secret).
+/// A record's current state (derived; not secret). Stored in the binary form of
+/// `state/encoding.rs`; its serde form is what `record show --json` and reports print.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecordState {
     #[serde(with = "hex::serde")]

@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Version of the store layout, kept under `Space::Meta` / `store-version`.
-pub const STORE_VERSION: u64 = 1;
+///
+/// 1: record states (`Space::Record`) as JSON. 2: record states in the binary encoding
+/// of `ledger/state/encoding.rs`. The store refuses a newer layout; the ledger migrates
+/// an older one when it opens it ([`Store::version`], [`Batch::mark_current`]).
+pub const STORE_VERSION: u64 = 2;
+
+const VERSION_KEY: &[u8] = b"store-version";
 
 /// The key spaces. The byte is the key prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +142,11 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Records the store as being of the current layout, [`STORE_VERSION`] (the last
+    /// write of a migration).
+    pub fn mark_current(&mut self) {
+        self.put(Space::Meta, VERSION_KEY, &STORE_VERSION.to_be_bytes());
+    }
 }
 
 pub struct Store {
@@ -145,6 +156,8 @@ pub struct Store {
     dir_file: File,
     /// Names of sled's large-item files (`blobs/`) already fsynced.
     synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
+    /// The layout version found at open (a new store is created at the current one).
+    version: u64,
 }
 
 impl Store {
@@ -203,17 +216,18 @@ impl Store {
         };
         let data_file = File::open(dir.join("db")).map_err(io)?;
         let dir_file = File::open(dir).map_err(io)?;
-        let store = Store {
+        let mut store = Store {
             synced_blobs: std::sync::Mutex::new(blob_names(&dir.join("blobs"))),
             dir: dir.into(),
             db,
             data_file,
             dir_file,
+            version: STORE_VERSION,
         };
-        match store.get(Space::Meta, b"store-version")? {
+        match store.get(Space::Meta, VERSION_KEY)? {
             None => {
                 let mut b = Batch::default();
-                b.put(Space::Meta, b"store-version", &STORE_VERSION.to_be_bytes());
+                b.mark_current();
                 store.commit(b)?;
             }
             Some(v) => {
@@ -228,6 +242,7 @@ impl Store {
                         found,
                     });
                 }
+                store.version = found;
             }
         }
         Ok(store)
@@ -339,6 +354,12 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The layout version the store had when opened. Below [`STORE_VERSION`], the
+    /// caller migrates it and commits [`Batch::mark_current`] last.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 }
 

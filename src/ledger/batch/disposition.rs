@@ -18,12 +18,15 @@ use super::BatchWriter;
 use crate::crypto::seal::DataKey;
 use crate::format::{Action, Change, DisposalKind, HoldScope};
 use crate::ledger::docs::{Member, OrderDoc, PlanDoc, ORDER_FORMAT, PLAN_FORMAT};
-use crate::ledger::holds::{case_prefix, hold_of_row, prefixes_of, record_prefix};
+use crate::ledger::holds::{case_prefix, hold_of_row, record_prefix};
 use crate::ledger::state::{Approval, RecordState};
 use crate::ledger::{LedgerError, Submission};
 use crate::store::Space;
 
 type Res<T> = Result<T, LedgerError>;
+
+/// The prefix every case hold row starts with (`holds::case_prefix`).
+const CASE_ROWS: &[u8] = b"c";
 
 impl BatchWriter<'_> {
     /// Applies the rules of a disposition action to the record state `st` of `c`.
@@ -268,11 +271,21 @@ impl BatchWriter<'_> {
         let refuse = |d: String| LedgerError::refused(i, d);
         let rid = hex::encode(c.record);
         let auth = hex::encode(authority);
-        let a = self.record(authority)?.ok_or_else(|| {
-            refuse(format!(
-                "disposal of {rid}: authority {auth} does not exist"
-            ))
-        })?;
+        // The authority's state: as this batch left it, or read once per batch.
+        if !self.records.contains_key(authority) && !self.authorities.contains_key(authority) {
+            if let Some(st) = self.ledger.record(authority)? {
+                self.authorities.insert(*authority, st);
+            }
+        }
+        let a = self
+            .records
+            .get(authority)
+            .or_else(|| self.authorities.get(authority))
+            .ok_or_else(|| {
+                refuse(format!(
+                    "disposal of {rid}: authority {auth} does not exist"
+                ))
+            })?;
         if !matches!(a.record_type.as_str(), "purge-plan" | "disposal-order") {
             return Err(refuse(format!(
                 "disposal of {rid}: {auth} is not a purge plan or disposal order"
@@ -367,7 +380,7 @@ impl BatchWriter<'_> {
     /// The first hold in force under an `L` prefix, in the store or this batch. A store
     /// error is an error, never "no hold".
     fn first_hold(&self, prefix: &[u8]) -> Res<Option<[u8; 16]>> {
-        match self.rows_with_prefix(Space::Hold, prefix)?.first() {
+        match self.hold_rows_with_prefix(prefix)?.first() {
             None => Ok(None),
             Some(r) => hold_of_row(r)
                 .map(Some)
@@ -375,15 +388,35 @@ impl BatchWriter<'_> {
         }
     }
 
-    /// An active hold on `record`, by record or by its case number, if any.
+    /// An active hold on `record`, by record or by its case number, if any. The case
+    /// number (sealed) is opened only when some case hold stands in the store or batch.
     pub(super) fn hold_on(&self, record: &[u8; 16], dk: &DataKey) -> Res<Option<[u8; 16]>> {
-        let case = self.destroyable(record, dk)?.and_then(|d| d.case_number);
-        for p in prefixes_of(&self.ledger.epochs, record, case.as_deref()) {
-            if let Some(hold) = self.first_hold(&p)? {
-                return Ok(Some(hold));
-            }
+        if let Some(hold) = self.first_hold(&record_prefix(record))? {
+            return Ok(Some(hold));
         }
-        Ok(None)
+        if self.hold_rows_with_prefix(CASE_ROWS)?.is_empty() {
+            return Ok(None);
+        }
+        let case = self.destroyable(record, dk)?.and_then(|d| d.case_number);
+        match case {
+            Some(n) => self.first_hold(&case_prefix(&self.ledger.epochs, &n)),
+            None => Ok(None),
+        }
+    }
+
+    /// The store's hold rows (`L` keys), read at the first need in this batch: the
+    /// store does not change while a batch is gathered (one writer).
+    fn store_holds(&self) -> Res<&[Vec<u8>]> {
+        if let Some(rows) = self.hold_rows.get() {
+            return Ok(rows);
+        }
+        let rows = self
+            .ledger
+            .store
+            .scan(Space::Hold, b"")
+            .map(|r| r.map(|(k, _)| k))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.hold_rows.get_or_init(|| rows))
     }
 
     fn parse_doc<T: serde::de::DeserializeOwned + HasFormat>(
@@ -473,15 +506,18 @@ impl BatchWriter<'_> {
         self.overlay.insert([&[space as u8][..], k].concat(), None);
     }
 
-    /// Keys (without the space byte) with `prefix` in the store and this batch.
-    fn rows_with_prefix(&self, space: Space, prefix: &[u8]) -> Res<Vec<Vec<u8>>> {
+    /// Hold rows (`L` keys, without the space byte) with `prefix` in the store and this
+    /// batch, less those this batch removed.
+    fn hold_rows_with_prefix(&self, prefix: &[u8]) -> Res<Vec<Vec<u8>>> {
+        let space = Space::Hold;
         let full = [&[space as u8][..], prefix].concat();
         let mut out = Vec::new();
-        for r in self.ledger.store.scan(space, prefix) {
-            let (k, _) = r?;
-            let ok = self.overlay.get(&[&[space as u8][..], &k].concat());
+        let stored = self.store_holds()?;
+        let from = stored.partition_point(|k| k.as_slice() < prefix);
+        for k in stored[from..].iter().take_while(|k| k.starts_with(prefix)) {
+            let ok = self.overlay.get(&[&[space as u8][..], k].concat());
             if !matches!(ok, Some(None)) {
-                out.push(k);
+                out.push(k.clone());
             }
         }
         for (k, v) in &self.overlay {
