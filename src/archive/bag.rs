@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn salts_and_manifests_parse_strictly() {
-        let s = [7u8; 32];
+        let s = [0xabu8; 32];
         assert_eq!(parse_salt(salt_text(&s).as_bytes()), Some(s));
         assert_eq!(parse_salt(hex::encode(s).as_bytes()), None);
         assert_eq!(parse_salt(salt_text(&s).to_uppercase().as_bytes()), None);

@@ -382,7 +382,11 @@ impl Ledger {
     ) -> Result<Recheck, LedgerError> {
         let rid = parse_id(&e.record)?;
         if e.disposition == "transfer" {
-            return Ok(Recheck::Transfer);
+            // A record `archive transfer` already took is not pending any more.
+            return Ok(match self.record(&rid)? {
+                Some(rs) if rs.disposed.is_some() => Recheck::Already,
+                _ => Recheck::Transfer,
+            });
         }
         let Some(rs) = self.record(&rid)? else {
             return Ok(Recheck::Skip("record no longer exists".into()));
