@@ -202,11 +202,11 @@ pub fn export(
         if workers > 0 {
             enc.multithread(workers)?;
         }
-        pipe::copy(&mut tar_r, &mut enc)?;
+        tar_r.drain_into(&mut enc)?;
         enc.finish()?.finish()
     })?;
     let age_stage = Stage::spawn("archive-age", move || {
-        pipe::copy(&mut zst_r, &mut age_w)?;
+        zst_r.drain_into(&mut age_w)?;
         let sink = age_w.finish()?;
         sink.into_inner().map_err(|e| e.into_error())?.finish()
     })?;

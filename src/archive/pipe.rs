@@ -91,6 +91,48 @@ impl Write for PipeWriter {
     }
 }
 
+impl PipeReader {
+    /// The rest of the current chunk, or the next one; `None` at the end of a finished
+    /// stream. Saves the copy `read` makes.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.pos < self.cur.len() {
+            let rest = self.cur.split_off(self.pos);
+            self.cur.clear();
+            self.pos = 0;
+            return Ok(Some(rest));
+        }
+        loop {
+            if self.ended {
+                return Ok(None);
+            }
+            match self.rx.recv() {
+                Ok(Msg::Data(d)) if d.is_empty() => {}
+                Ok(Msg::Data(d)) => return Ok(Some(d)),
+                Ok(Msg::End) => self.ended = true,
+                Err(_) => return Err(stopped()),
+            }
+        }
+    }
+
+    /// Writes everything that comes through into `w`, chunk by chunk.
+    pub fn drain_into(&mut self, w: &mut impl Write) -> io::Result<u64> {
+        let mut n = 0u64;
+        while let Some(c) = self.next_chunk()? {
+            w.write_all(&c)?;
+            n += c.len() as u64;
+        }
+        Ok(n)
+    }
+}
+
+fn stopped() -> io::Error {
+    // BrokenPipe, as for a writer: the consequence of another stage's error.
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the previous stage stopped before the end of the stream",
+    )
+}
+
 impl Read for PipeReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
@@ -103,13 +145,7 @@ impl Read for PipeReader {
                     self.pos = 0;
                 }
                 Ok(Msg::End) => self.ended = true,
-                // BrokenPipe, as for a writer: the consequence of another stage's error.
-                Err(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "the previous stage stopped before the end of the stream",
-                    ))
-                }
+                Err(_) => return Err(stopped()),
             }
         }
         let n = out.len().min(self.cur.len() - self.pos);
@@ -177,7 +213,7 @@ pub struct FileSink {
 }
 
 /// Bytes between two background writebacks.
-pub const WRITEBACK: u64 = 32 << 20;
+pub const WRITEBACK: u64 = 8 << 20;
 
 impl FileSink {
     pub fn new(file: std::fs::File) -> io::Result<Self> {
@@ -252,12 +288,35 @@ mod tests {
     }
 
     #[test]
+    fn chunks_after_a_partial_read_lose_nothing() {
+        let (mut w, mut r) = pipe();
+        let data: Vec<u8> = (0..CHUNK * 3 + 5).map(|i| (i % 251) as u8).collect();
+        let d2 = data.clone();
+        let t = std::thread::spawn(move || {
+            w.write_all(&d2).unwrap();
+            w.finish().unwrap();
+        });
+        let mut got = vec![0u8; 10];
+        r.read_exact(&mut got).unwrap();
+        let mut rest = Vec::new();
+        r.drain_into(&mut rest).unwrap();
+        got.extend(rest);
+        t.join().unwrap();
+        assert_eq!(got, data);
+        assert!(r.next_chunk().unwrap().is_none());
+    }
+
+    #[test]
     fn a_writer_that_stops_early_is_an_error_not_an_end() {
         let (mut w, mut r) = pipe();
         w.write_all(b"partial").unwrap();
         drop(w);
         let mut got = Vec::new();
         assert!(r.read_to_end(&mut got).is_err());
+        let (mut w, mut r) = pipe();
+        w.write_all(b"partial").unwrap();
+        drop(w);
+        assert!(r.next_chunk().is_err(), "cut short, not ended");
     }
 
     #[test]

@@ -330,34 +330,30 @@ pub fn open_stream(
     }
     let nonce: [u8; 19] = header[8..].try_into().map_err(|_| SealError::Truncated)?;
     let mut dec = DecryptorBE32::from_aead(key.cipher(), (&nonce).into());
+    // Chunks are decrypted in place in two reused buffers: no allocation or copy per
+    // chunk (archive export streams gigabytes through here).
     let mut cur = vec![0u8; CHUNK + TAG];
     let mut next = vec![0u8; CHUNK + TAG];
     let mut cur_len = read_full(input, &mut cur)?;
     let mut total = 0u64;
     loop {
         let next_len = if cur_len == CHUNK + TAG {
+            next.resize(CHUNK + TAG, 0);
             read_full(input, &mut next)?
         } else {
             0
         };
+        cur.truncate(cur_len);
         if next_len == 0 {
-            let pt = dec
-                .decrypt_last(Payload {
-                    msg: &cur[..cur_len],
-                    aad,
-                })
+            dec.decrypt_last_in_place(aad, &mut cur)
                 .map_err(|_| SealError::Open)?;
-            sink(&pt)?;
-            return Ok(total + pt.len() as u64);
+            sink(&cur)?;
+            return Ok(total + cur.len() as u64);
         }
-        let pt = dec
-            .decrypt_next(Payload {
-                msg: &cur[..cur_len],
-                aad,
-            })
+        dec.decrypt_next_in_place(aad, &mut cur)
             .map_err(|_| SealError::Open)?;
-        sink(&pt)?;
-        total += pt.len() as u64;
+        sink(&cur)?;
+        total += cur.len() as u64;
         std::mem::swap(&mut cur, &mut next);
         cur_len = next_len;
     }

@@ -355,7 +355,9 @@ impl Ledger {
         let f = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
         let dk = self.live_data_key(id)?;
         let salt = self.attachment_salt_with(id, change, blob, &dk)?;
-        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+        // Unbuffered: open_stream reads whole 64 KiB chunks, so a buffer would only add
+        // a copy.
+        let mut r = f;
         let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
         let n = seal::open_stream(&dk, id, &mut r, |c| {
             committer.update(c);
