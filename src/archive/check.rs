@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::bag::BAG;
 use super::pipe::{self, Stage};
-use super::verify::Verifier;
+use super::verify::{FileKind, Verifier};
 use super::ArchiveError;
 
 /// What a successful check found.
@@ -38,9 +38,64 @@ pub struct Checked {
     pub bag_info: BTreeMap<String, String>,
 }
 
-/// The largest file read whole (everything but contents, side documents and
-/// attachments, which stream).
-const SMALL_MAX: u64 = 256 << 20;
+/// How much of a member is kept in memory for its check: `None` for what only its
+/// SHA-256 (and commitment) needs. Anything larger than its kind allows is refused.
+fn keep_limit(kind: &FileKind) -> Option<u64> {
+    use super::bag::Part;
+    match kind {
+        FileKind::RecordJson(_) => None,
+        FileKind::Entry(_, _, Part::Entry) => Some(65_535),
+        FileKind::Entry(..) | FileKind::Case(_) | FileKind::CaseSalt(_) => Some(1 << 20),
+        FileKind::BagitTxt | FileKind::BagInfo | FileKind::Checkpoint => Some(1 << 20),
+        // About 120 bytes per file: room for millions of files.
+        FileKind::Manifest | FileKind::TagManifest => Some(1 << 30),
+    }
+}
+
+/// Reads one member: hashes it (SHA-256), feeds the commitment being checked, keeps
+/// what its check needs, and writes it out for restore. Returns the SHA-256 and the
+/// kept bytes.
+fn read_member(
+    f: &mut impl Read,
+    raw: &str,
+    limit: Option<u64>,
+    mut stream: Option<&mut super::verify::Streamed>,
+    mut out: Option<(File, PathBuf)>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<([u8; 32], Vec<u8>), ArchiveError> {
+    let mut hasher = Sha256::new();
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; pipe::CHUNK];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        match (stream.as_mut(), limit) {
+            (Some(s), _) => s.update(chunk),
+            (None, Some(max)) if kept.len() as u64 + n as u64 > max => {
+                return Err(ArchiveError::wrong(format!(
+                    "{raw}: larger than the {max} bytes such a file may hold"
+                )))
+            }
+            (None, Some(_)) => kept.extend_from_slice(chunk),
+            (None, None) => {}
+        }
+        if let Some((o, p)) = out.as_mut() {
+            o.write_all(chunk)
+                .map_err(|e| ArchiveError::Io(p.clone(), e))?;
+        }
+        progress(n as u64);
+    }
+    if let Some((o, p)) = out {
+        o.sync_all().map_err(|e| ArchiveError::Io(p, e))?;
+    }
+    Ok((hasher.finalize().into(), kept))
+}
 
 /// Checks the archive at `path` (module doc). With `unpack`, every file is also
 /// written under that folder as it is read (restore); the caller removes it on error.
@@ -128,6 +183,7 @@ fn read_tar(
     let mut seen: BTreeMap<String, [u8; 32]> = BTreeMap::new();
     let mut first = true;
     let mut read_bytes = 0u64;
+    let mut payload_bytes = 0u64;
     {
         let entries = archive
             .entries()
@@ -163,45 +219,21 @@ fn read_tar(
                 .size()
                 .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
             let kind = v.classify(&rel)?;
-            let mut out = match unpack {
+            let out = match unpack {
                 Some(root) => Some(create_file(root, &rel)?),
                 None => None,
             };
-            let mut hasher = Sha256::new();
-            let mut small = Vec::new();
             let mut stream = v.begin(&rel, &kind)?;
-            let mut buf = vec![0u8; pipe::CHUNK];
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = &buf[..n];
-                hasher.update(chunk);
-                if let Some(s) = stream.as_mut() {
-                    s.update(chunk);
-                } else {
-                    if small.len() as u64 + n as u64 > SMALL_MAX {
-                        return Err(ArchiveError::wrong(format!(
-                            "{raw}: larger than {SMALL_MAX} bytes"
-                        )));
-                    }
-                    small.extend_from_slice(chunk);
-                }
-                if let Some((o, p)) = out.as_mut() {
-                    o.write_all(chunk)
-                        .map_err(|e| ArchiveError::Io(p.clone(), e))?;
-                }
-                read_bytes += n as u64;
-                progress(read_bytes);
-            }
-            if let Some((o, p)) = out {
-                o.sync_all().map_err(|e| ArchiveError::Io(p, e))?;
-            }
-            let digest: [u8; 32] = hasher.finalize().into();
+            let limit = keep_limit(&kind);
+            let (digest, small) =
+                read_member(&mut f, &raw, limit, stream.as_mut(), out, &mut |n| {
+                    read_bytes += n;
+                    progress(read_bytes);
+                })?;
             v.finish_file(&rel, kind, stream, &small, size)?;
+            if rel.starts_with("data/") {
+                payload_bytes += size;
+            }
             seen.insert(rel, digest);
         }
     }
@@ -219,7 +251,9 @@ fn read_tar(
             return Err(ArchiveError::wrong("data after the end of the tar stream"));
         }
     }
-    v.finish(&seen)
+    let mut checked = v.finish(&seen)?;
+    checked.payload_bytes = payload_bytes;
+    Ok(checked)
 }
 
 /// The path relative to the bag folder, refused unless plain and inside it.
