@@ -152,6 +152,32 @@ pub(crate) fn ledger_key(l: &Ledger) -> Option<ed25519_dalek::SigningKey> {
         .flatten()
 }
 
+/// Exports with the CLI's settings and a progress bar on a terminal.
+fn export_with_progress(
+    ctx: &Ctx,
+    l: &mut Ledger,
+    out: &std::path::Path,
+    selection: Selection,
+    recipients: Recipients,
+    include_restricted: bool,
+) -> Res<archive::Exported> {
+    let opts = ExportOptions {
+        out: out.to_path_buf(),
+        selection,
+        recipients,
+        include_restricted,
+        ledger_key: ledger_key(l),
+        compression_workers: archive::export::COMPRESSION_WORKERS,
+    };
+    let pb = ctx.progress(0, "exporting");
+    let r = archive::export(l, &opts, &|n, total| {
+        pb.set_length(total);
+        pb.set_position(n)
+    });
+    pb.finish_and_clear();
+    Ok(r?)
+}
+
 fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
     let selection = if let Some(p) = &a.select.plan {
         Selection::Plan(parse_id(p)?)
@@ -179,21 +205,14 @@ fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
     };
     let mut l = ctx.open()?;
     admin_key(ctx, &l)?;
-    let opts = ExportOptions {
-        out: a.out.clone(),
+    let x = export_with_progress(
+        ctx,
+        &mut l,
+        &a.out,
         selection,
         recipients,
-        include_restricted: a.include_restricted,
-        ledger_key: ledger_key(&l),
-        compression_workers: archive::export::COMPRESSION_WORKERS,
-    };
-    let pb = ctx.progress(0, "exporting");
-    let r = archive::export(&mut l, &opts, &|n, total| {
-        pb.set_length(total);
-        pb.set_position(n)
-    });
-    pb.finish_and_clear();
-    let x = r?;
+        a.include_restricted,
+    )?;
     ctx.out(serde_json::to_value(&x)?, || {
         format!(
             "wrote {}: {} records, {} entries, {} payload bytes in {} archive bytes; BLAKE3 {}; proves against the checkpoint of size {}",
@@ -244,21 +263,8 @@ fn transfer(
         });
         return Ok(0);
     }
-    let opts = ExportOptions {
-        out: out.to_path_buf(),
-        selection: Selection::Records(targets.records.clone()),
-        recipients,
-        include_restricted: true,
-        ledger_key: ledger_key(&l),
-        compression_workers: archive::export::COMPRESSION_WORKERS,
-    };
-    let pb = ctx.progress(0, "exporting");
-    let x = archive::export(&mut l, &opts, &|n, total| {
-        pb.set_length(total);
-        pb.set_position(n)
-    });
-    pb.finish_and_clear();
-    let x = x?;
+    let selection = Selection::Records(targets.records.clone());
+    let x = export_with_progress(ctx, &mut l, out, selection, recipients, true)?;
     let vkey = l.verifier_key()?;
     let c = match archive::check_archive(out, &ids, &vkey, None, &|_| {}) {
         Ok(c) if c.records == targets.records.len() as u64 => c,
