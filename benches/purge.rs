@@ -20,6 +20,10 @@ use blotter::ledger::{Draft, InitOptions, Ledger, Settings};
 use ed25519_dalek::SigningKey;
 use rayon::prelude::*;
 
+/// The allocator the `blotter` binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SCHEDULE: &str = include_str!("../tests/fixtures/schedule-test.toml");
 
 fn env(name: &str, default: usize) -> usize {

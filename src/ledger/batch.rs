@@ -476,10 +476,11 @@ impl BatchWriter<'_> {
         // INVARIANT: the tree nodes go into the entry's own batch.
         super::tree::append_leaf(&mut self.tree, &mut self.batch, &bytes);
         self.batch.put(Space::Change, &hash, &seq.to_be_bytes());
+        // What the change stored beside the log, for destruction's housekeeping.
         self.batch.put(
             Space::History,
             &[&c.record[..], &seq.to_be_bytes()].concat(),
-            &[],
+            &super::history::Stored::of_change(hash, c).encode(),
         );
         let bytes = st
             .encode()

@@ -18,6 +18,7 @@ pub mod checkpoint;
 mod destroy;
 pub mod docs;
 mod documents;
+mod history;
 pub mod holds;
 pub mod purge;
 pub mod read;

@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 /// Version of the store layout, kept under `Space::Meta` / `store-version`.
 ///
 /// 1: record states (`Space::Record`) as JSON. 2: record states in the binary encoding
-/// of `ledger/state/encoding.rs`. The store refuses a newer layout; the ledger migrates
-/// an older one when it opens it ([`Store::version`], [`Batch::mark_current`]).
-pub const STORE_VERSION: u64 = 2;
+/// of `ledger/state/encoding.rs`. 3: a history row's value names what its change stored
+/// beside the log (`ledger/history.rs`); rows written before are empty and stay so (the
+/// reader falls back to the entry), so 2 → 3 rewrites nothing but the mark. The store
+/// refuses a newer layout; the ledger migrates an older one when it opens it
+/// ([`Store::version`], [`Batch::mark_current`]).
+pub const STORE_VERSION: u64 = 3;
 
 const VERSION_KEY: &[u8] = b"store-version";
 
@@ -35,7 +38,8 @@ pub enum Space {
     Change = b'C',
     /// record id → record state (not secret).
     Record = b'R',
-    /// record id || seq → (): a record's history.
+    /// record id || seq → what the change stored beside the log (`ledger/history.rs`;
+    /// empty if written before layout 3): a record's history.
     History = b'H',
     /// record id → data key wrapped by an epoch key.
     DataKey = b'K',

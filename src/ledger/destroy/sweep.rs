@@ -2,8 +2,10 @@
 //!
 //! The journal row (`Space::Destroying`) written before the destruction names the index
 //! rows that only the record's destroyable metadata could lead to. Everything else is
-//! found from what stays: the record's history (`H`) and entries give its change hashes
-//! (the `P` keys) and its attachment commitments (the blob names).
+//! found from what stays: the record's history rows (`H`) name, for every change, its
+//! `P` keys and the blob it attached (`ledger/history.rs`, written with the change). A
+//! history row from before store layout 3 is empty: that change's entry is read and
+//! decoded instead.
 //!
 //! Invariants:
 //! - Only records whose key is already unrecoverable are swept.
@@ -17,7 +19,7 @@ use rayon::prelude::*;
 
 use super::{record_id, Standing, Step, Tuning};
 use crate::crypto::seal::DataKey;
-use crate::format::{Action, CommitmentKind};
+use crate::ledger::history::Stored;
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::{Batch, Space};
 
@@ -100,14 +102,12 @@ impl Journal {
     }
 }
 
-/// What one change stored beside the log: its `P` keys and the blob it attached, if any.
-type Stored = (Vec<Vec<u8>>, Option<[u8; 32]>);
-
-/// A journalled record whose key is gone, with the seqs of its changes.
+/// A journalled record whose key is gone, with the seqs of its changes and what each
+/// stored beside the log (`None`: a history row from before layout 3).
 struct Gone {
     id: [u8; 16],
     journal: Journal,
-    seqs: Vec<u64>,
+    changes: Vec<(u64, Option<Stored>)>,
 }
 
 impl Ledger {
@@ -134,7 +134,7 @@ impl Ledger {
                 Ok(Some(Gone {
                     id,
                     journal: Journal::decode(&id, v)?,
-                    seqs: self.record_seqs(&id)?,
+                    changes: self.history_rows(&id)?,
                 }))
             })
             .filter_map(Result::transpose)
@@ -159,7 +159,7 @@ impl Ledger {
         let seqs: HashSet<u64> = gone
             .iter()
             .filter(|g| g.journal.imported)
-            .flat_map(|g| g.seqs.iter().copied())
+            .flat_map(|g| g.changes.iter().map(|(s, _)| *s))
             .collect();
         let mut b = Batch::default();
         let mut n = 0;
@@ -181,17 +181,26 @@ impl Ledger {
     /// Sweeps a chunk of records: unlinks their blobs, then removes their rows and
     /// journal rows in one commit. Returns the blobs unlinked.
     fn sweep_chunk(&self, part: &[Gone]) -> Result<u64, LedgerError> {
-        let mut seqs: Vec<u64> = part.iter().flat_map(|g| g.seqs.iter().copied()).collect();
-        seqs.sort_unstable();
-        // Entries in seq order: neighbouring reads share pages.
-        let sealed: Vec<Stored> = seqs
+        let mut sealed: Vec<Stored> = Vec::new();
+        let mut old: Vec<u64> = Vec::new();
+        for (seq, stored) in part.iter().flat_map(|g| &g.changes) {
+            match stored {
+                Some(s) => sealed.push(s.clone()),
+                None => old.push(*seq),
+            }
+        }
+        // Changes from before layout 3: their entries, in seq order (neighbouring reads
+        // share pages).
+        old.sort_unstable();
+        let from_entries: Vec<Stored> = old
             .par_chunks(512)
             .map(|c| c.iter().map(|s| self.sealed_of(*s)).collect::<Vec<_>>())
             .flatten()
             .collect::<Result<_, _>>()?;
+        sealed.extend(from_entries);
         let dir = self.dir.join("blobs");
         let mut unlinked = 0;
-        for blob in sealed.iter().filter_map(|(_, b)| b.as_ref()) {
+        for blob in sealed.iter().filter_map(Stored::blob) {
             let path = dir.join(hex::encode(blob));
             match std::fs::remove_file(&path) {
                 Ok(()) => unlinked += 1,
@@ -205,8 +214,8 @@ impl Ledger {
                 .map_err(|e| LedgerError::Io(dir.clone(), e))?;
         }
         let mut b = Batch::default();
-        for k in sealed.iter().flat_map(|(keys, _)| keys) {
-            b.remove(Space::Sealed, k);
+        for k in sealed.iter().flat_map(Stored::sealed_keys) {
+            b.remove(Space::Sealed, &k);
         }
         for g in part {
             for (space, k) in &g.journal.rows {
@@ -220,31 +229,36 @@ impl Ledger {
         Ok(unlinked)
     }
 
-    /// The `P` keys change `seq` stored (exactly those its entry commits to), and the
-    /// blob it attached, if any.
+    /// A record's changes, in seq order, each with what it stored beside the log as its
+    /// history row says (`None`: an empty row, from before layout 3).
+    fn history_rows(&self, id: &[u8; 16]) -> Result<Vec<(u64, Option<Stored>)>, LedgerError> {
+        self.store
+            .scan(Space::History, id)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let bad = || {
+                    LedgerError::Invalid(format!(
+                        "record {}: history row {} is malformed",
+                        hex::encode(id),
+                        hex::encode(&k)
+                    ))
+                };
+                let seq = k
+                    .get(16..24)
+                    .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(bad)?;
+                Ok((seq, Stored::decode(&v).map_err(|()| bad())?))
+            })
+            .collect()
+    }
+
+    /// What change `seq` stored beside the log, from its entry (for a history row
+    /// written before layout 3): exactly the `P` rows its entry commits to, and the blob
+    /// it attached, if any.
     fn sealed_of(&self, seq: u64) -> Result<Stored, LedgerError> {
         let e = self.entry(seq)?;
-        let hash = e.signed.hash();
-        let c = &e.signed.change;
-        let mut kinds = Vec::new();
-        if c.payload.is_some() {
-            kinds.push(CommitmentKind::Content);
-        }
-        if c.side_doc.is_some() {
-            kinds.push(CommitmentKind::SideDocument);
-        }
-        let blob = match c.action {
-            Action::RecordAttach { blob, .. } => {
-                kinds.push(CommitmentKind::Attachment);
-                Some(blob)
-            }
-            _ => None,
-        };
-        let keys = kinds
-            .into_iter()
-            .map(|k| [&hash[..], &[k.code()]].concat())
-            .collect();
-        Ok((keys, blob))
+        Ok(Stored::of_change(e.signed.hash(), &e.signed.change))
     }
 }
 

@@ -486,3 +486,84 @@ fn verify_passes_between_key_loss_and_housekeeping_when_disposals_are_recorded()
     l.destroy_with(&ids(&recs), Tuning::default()).unwrap();
     verify(&l);
 }
+
+/// Records whose history rows are from before store layout 3 (empty values: what their
+/// changes stored is read from their entries), wholly or in part, are swept as
+/// completely as new ones.
+#[test]
+fn records_from_before_layout_3_are_swept_completely() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("l");
+    let (l, recs) = fixture(&dir, 6);
+    // Emulate layout 2: record 0's history rows all empty; record 3's first (the
+    // create) empty, its attach row new; records 1 and 4 new. Then the old mark.
+    let mut b = crate::store::Batch::default();
+    for (r, rows) in [(&recs[0], usize::MAX), (&recs[3], 1)] {
+        assert!(r.attachment.is_some());
+        for (k, _) in l
+            .store
+            .scan(Space::History, &r.id)
+            .map(Result::unwrap)
+            .take(rows)
+        {
+            b.put(Space::History, &k, &[]);
+        }
+    }
+    b.put(Space::Meta, b"store-version", &2u64.to_be_bytes());
+    l.store.commit(b).unwrap();
+    drop(l);
+
+    let mut l = Ledger::open(&dir).unwrap();
+    // Opening migrated the mark and nothing else.
+    assert_eq!(
+        l.store.get(Space::Meta, b"store-version").unwrap(),
+        Some(crate::store::STORE_VERSION.to_be_bytes().to_vec())
+    );
+    let empty = |l: &Ledger, r: &Rec| {
+        l.store
+            .scan(Space::History, &r.id)
+            .filter(|kv| kv.as_ref().unwrap().1.is_empty())
+            .count()
+    };
+    assert_eq!((empty(&l, &recs[0]), empty(&l, &recs[3])), (2, 1));
+    let doomed = [&recs[0], &recs[1], &recs[3], &recs[4]];
+    let rep = l
+        .destroy_data(&doomed.iter().map(|r| r.id).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!((rep.swept, rep.blobs_unlinked), (4, 2));
+    for r in doomed {
+        assert_gone(&mut l, r, true);
+    }
+    for r in [&recs[2], &recs[5]] {
+        assert_survives(&mut l, r);
+    }
+    drop(l);
+    for r in doomed {
+        assert_nowhere(&dir, &r.content, "plaintext");
+        assert_nowhere(&dir, r.case.as_bytes(), "case number");
+    }
+}
+
+/// A malformed history-row value stops housekeeping with an error naming the record
+/// (never a panic, never a partial sweep of that chunk); the key loss already happened.
+#[test]
+fn a_malformed_history_row_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut l, recs) = fixture(&d.path().join("l"), 2);
+    let (k, _) = l
+        .store
+        .scan(Space::History, &recs[0].id)
+        .next()
+        .unwrap()
+        .unwrap();
+    let mut b = crate::store::Batch::default();
+    b.put(Space::History, &k, &[1, 2, 3]);
+    l.store.commit(b).unwrap();
+    let e = l.destroy_data(&[recs[0].id]).unwrap_err().to_string();
+    assert!(
+        e.contains("history row") && e.contains(&hex::encode(recs[0].id)),
+        "{e}"
+    );
+    assert_destroyed_error(l.read_content(&recs[0].id, None), &recs[0].id);
+    assert_survives(&mut l, &recs[1]);
+}

@@ -184,6 +184,8 @@ const MIGRATE_CHUNK: usize = 10_000;
 
 /// Rewrites a layout-1 store's record states (JSON) in the binary encoding, a chunk per
 /// durable commit, then marks the store as of the current layout in the last commit.
+/// A layout-2 store has no JSON states: only the mark changes (layout 3's history-row
+/// values are written from then on; older, empty ones are read through a fallback).
 /// A crash part-way leaves the old version mark and a mix of both forms, which a rerun
 /// (the next open) finishes. Returns the states rewritten.
 pub(crate) fn migrate(store: &Store) -> Result<u64, LedgerError> {
