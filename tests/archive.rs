@@ -201,9 +201,9 @@ fn export_verifies_and_restores_read_only() {
     let att = std::fs::read_dir(&rec)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".attachment"))
-        .expect("the attachment is restored");
-    assert_eq!(std::fs::read(&att).unwrap(), f.attachment);
+        .filter(|p| p.to_string_lossy().ends_with(".attachment"))
+        .find(|p| std::fs::read(p).unwrap() == f.attachment)
+        .expect("the attachment is restored as attached");
     let summary: Value =
         serde_json::from_slice(&std::fs::read(rec.join("record.json")).unwrap()).unwrap();
     assert_eq!(summary["id"], f.attached.as_str());
@@ -370,16 +370,205 @@ fn pack(f: &Fixture, name: &str, files: &Files, raw: Option<tar::Header>) -> Pat
         tarball.append(&h, &[][..]).unwrap();
     }
     let tarball = tarball.into_inner().unwrap();
-    let z = zstd::encode_all(&tarball[..], 3).unwrap();
+    pack_raw(f, name, &tarball, &[])
+}
+
+/// Compresses (one zstd frame with a checksum, as export writes), appends `after` to
+/// the compressed stream, and encrypts to the fixture's recipient.
+fn pack_raw(f: &Fixture, name: &str, tarball: &[u8], after: &[u8]) -> PathBuf {
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    enc.write_all(tarball).unwrap();
+    let mut z = enc.finish().unwrap();
+    z.extend_from_slice(after);
+    encrypt(f, name, &z)
+}
+
+fn encrypt(f: &Fixture, name: &str, z: &[u8]) -> PathBuf {
     let r: age::x25519::Recipient = f.recipient.parse().unwrap();
     let e = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
     let path = f.root.join(name);
     let mut w = e
         .wrap_output(std::fs::File::create(&path).unwrap())
         .unwrap();
-    w.write_all(&z).unwrap();
+    w.write_all(z).unwrap();
     w.finish().unwrap();
     path
+}
+
+/// The fixture's tar stream, as export wrote it.
+fn raw_tar(f: &Fixture) -> Vec<u8> {
+    let file = std::fs::File::open(&f.archive).unwrap();
+    let id: age::x25519::Identity = std::fs::read_to_string(&f.identity)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let r = age::Decryptor::new(file)
+        .unwrap()
+        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .unwrap();
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::new(r)
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn streams_with_unchecked_bytes_are_refused() {
+    let f = fixture();
+    let tarball = raw_tar(f);
+    // A zstd skippable frame after the real one: a decoder would pass over it.
+    let mut skippable = vec![0x50, 0x2a, 0x4d, 0x18];
+    skippable.extend_from_slice(&1000u32.to_le_bytes());
+    skippable.extend(vec![0x41; 1000]);
+    let p = pack_raw(f, "skippable.age", &tarball, &skippable);
+    assert_wrong(&verify(&p, &f.identity, &f.vkey), "zstd", "skippable frame");
+    // A frame without a content checksum.
+    let p = encrypt(
+        f,
+        "nochecksum.age",
+        &zstd::encode_all(&tarball[..], 3).unwrap(),
+    );
+    assert_wrong(&verify(&p, &f.identity, &f.vkey), "checksum", "no checksum");
+    // The tar stream without its end-of-archive blocks.
+    let cut = tarball.len() - 1024;
+    assert!(tarball[cut..].iter().all(|b| *b == 0));
+    let p = pack_raw(f, "noend.age", &tarball[..cut], &[]);
+    assert_wrong(
+        &verify(&p, &f.identity, &f.vkey),
+        "end-of-archive",
+        "no end blocks",
+    );
+    // Data after the end of the tar stream.
+    let mut more = tarball.clone();
+    more.extend(vec![7u8; 512]);
+    let p = pack_raw(f, "after-tar.age", &more, &[]);
+    assert_wrong(
+        &verify(&p, &f.identity, &f.vkey),
+        "after the end",
+        "data after tar",
+    );
+    // A folder member that carries 4096 bytes of data, before bagit.txt.
+    let mut hd = tar::Header::new_gnu();
+    hd.set_entry_type(tar::EntryType::Directory);
+    hd.set_path("blotter-archive/data/").unwrap();
+    hd.set_size(4096);
+    hd.set_cksum();
+    let mut all = hd.as_bytes().to_vec();
+    all.extend(vec![9u8; 4096]);
+    all.extend(&tarball);
+    let p = pack_raw(f, "dirdata.age", &all, &[]);
+    assert_wrong(
+        &verify(&p, &f.identity, &f.vkey),
+        "Directory",
+        "folder with data",
+    );
+}
+
+#[test]
+fn misplaced_entries_and_bag_info_are_refused() {
+    let f = fixture();
+    let files = unpack(f);
+    // The record with the most entries.
+    let dirs: Vec<String> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/records/") && p.ends_with(".entry"))
+        .map(|(p, _)| p.rsplit_once('/').unwrap().0.to_string())
+        .collect();
+    let dir = dirs
+        .iter()
+        .max_by_key(|d| dirs.iter().filter(|x| x == d).count())
+        .unwrap()
+        .clone();
+    let entries: Vec<String> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("{dir}/")) && p.ends_with(".entry"))
+        .map(|(p, _)| p.clone())
+        .collect();
+    let seq_of = |p: &str| {
+        p.rsplit_once('/')
+            .unwrap()
+            .1
+            .split('.')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    // The record's last entry (with its proof and openings) moved into the ledger part.
+    let seq = seq_of(entries.last().unwrap());
+    let mut fs = files.clone();
+    let prefix = format!("{dir}/{seq}.");
+    let moved: Vec<(String, Vec<u8>)> = fs
+        .iter()
+        .filter(|(p, _)| p.starts_with(&prefix))
+        .map(|(p, b)| (p.replace(&dir, "data/ledger"), b.clone()))
+        .collect();
+    fs.retain(|(p, _)| !p.starts_with(&prefix));
+    let at = fs
+        .iter()
+        .position(|(p, _)| p.starts_with("data/records/"))
+        .unwrap();
+    for (i, m) in moved.into_iter().enumerate() {
+        fs.insert(at + i, m);
+    }
+    remanifest(&mut fs);
+    let p = pack(f, "moved.age", &fs, None);
+    assert_wrong(
+        &verify(&p, &f.identity, &f.vkey),
+        "ledger part",
+        "moved entry",
+    );
+    // record.json before the record's entries.
+    let mut fs = files.clone();
+    let json = fs
+        .iter()
+        .position(|(p, _)| p == &format!("{dir}/record.json"))
+        .unwrap();
+    let item = fs.remove(json);
+    let at = fs.iter().position(|(p, _)| p.starts_with(&dir)).unwrap();
+    fs.insert(at, item);
+    let p = pack(f, "json-first.age", &fs, None);
+    assert_wrong(
+        &verify(&p, &f.identity, &f.vkey),
+        "record.json",
+        "record.json first",
+    );
+    // A middle change removed: the next one's record_prev names another.
+    assert!(
+        entries.len() > 2,
+        "the fixture's record has a middle change"
+    );
+    let mid = format!("{dir}/{}.", seq_of(&entries[1]));
+    let mut fs = files.clone();
+    fs.retain(|(p, _)| !p.starts_with(&mid));
+    remanifest(&mut fs);
+    let p = pack(f, "gap.age", &fs, None);
+    assert_wrong(
+        &verify(&p, &f.identity, &f.vkey),
+        "record_prev",
+        "middle entry removed",
+    );
+    // bag-info without Payload-Oxum, or of another archive format.
+    for what in ["Payload-Oxum", "Blotter-Archive-Format"] {
+        let mut fs = files.clone();
+        let info = fs.iter_mut().find(|(p, _)| p == "bag-info.txt").unwrap();
+        let text: String = String::from_utf8(info.1.clone())
+            .unwrap()
+            .lines()
+            .filter(|l| !(what == "Payload-Oxum" && l.starts_with(what)))
+            .map(|l| match l.starts_with(what) {
+                true => format!("{what}: 99\n"),
+                false => format!("{l}\n"),
+            })
+            .collect();
+        info.1 = text.into_bytes();
+        remanifest_tags(&mut fs);
+        let p = pack(f, &format!("info-{what}.age"), &fs, None);
+        assert_wrong(&verify(&p, &f.identity, &f.vkey), what, what);
+    }
 }
 
 fn repack(f: &Fixture, name: &str, change: impl FnOnce(&mut Files)) -> PathBuf {
@@ -422,6 +611,17 @@ fn remanifest(files: &mut Files) {
         .iter()
         .filter(|(p, _)| ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"].contains(&p.as_str()))
         .map(|(p, b)| line(p, b))
+        .collect();
+    set(files, "tagmanifest-sha256.txt", t.into_bytes());
+}
+
+/// Recomputes only tagmanifest-sha256.txt (after an edit of bag-info.txt).
+fn remanifest_tags(files: &mut Files) {
+    use sha2::{Digest, Sha256};
+    let t: String = files
+        .iter()
+        .filter(|(p, _)| ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"].contains(&p.as_str()))
+        .map(|(p, b)| format!("{}  {p}\n", hex::encode(Sha256::digest(b))))
         .collect();
     set(files, "tagmanifest-sha256.txt", t.into_bytes());
 }

@@ -141,7 +141,7 @@ fn transfer_exports_verifies_records_and_destroys_only_after_verification() {
         before
     );
     ok(&dir, Some("clerk"), &["record", "show", &rec]);
-    std::fs::remove_file(&out).unwrap();
+    assert!(!out.exists(), "an archive that failed its check is removed");
 
     // The real thing.
     let t = ok(

@@ -240,8 +240,16 @@ pub fn parse_manifest(
     let mut out = std::collections::BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let bad = || format!("{name} line {}: expected `<sha256 hex>  <path>`", i + 1);
-        let (h, p) = line.split_once(' ').ok_or_else(bad)?;
-        let p = p.trim_start_matches(' ');
+        // Strict: 64 lowercase hex digits, two spaces, the path as written, `\n` ends.
+        let (h, p) = line.split_once("  ").ok_or_else(bad)?;
+        if h.len() != 64
+            || h.bytes().any(|b| b.is_ascii_uppercase())
+            || p.starts_with(' ')
+            || p.ends_with(char::is_whitespace)
+            || line.contains('\r')
+        {
+            return Err(bad());
+        }
         let h = crate::crypto::parse_hex32(h).ok_or_else(bad)?;
         if p.is_empty() || out.insert(p.to_string(), h).is_some() {
             return Err(format!(

@@ -33,6 +33,10 @@ pub struct Checked {
     pub entries: u64,
     pub files: u64,
     pub payload_bytes: u64,
+    /// BLAKE3 of the archive file's bytes, as read and checked.
+    pub blake3: String,
+    /// The record ids found, in the bag's order.
+    pub record_ids: Vec<String>,
     /// Entries signed by a key later declared compromised from that point on.
     pub flagged: Vec<u64>,
     pub bag_info: BTreeMap<String, String>,
@@ -110,6 +114,16 @@ pub fn check_archive(
         crate::merkle::audit::verifier(vkey).map_err(|e| ArchiveError::Unusable(e.to_string()))?;
     let file =
         File::open(path).map_err(|e| ArchiveError::Unusable(format!("{}: {e}", path.display())))?;
+    let size = file
+        .metadata()
+        .map_err(|e| ArchiveError::Unusable(format!("{}: {e}", path.display())))?;
+    if !size.is_file() {
+        return Err(ArchiveError::Unusable(format!(
+            "{}: not a file",
+            path.display()
+        )));
+    }
+    let (file, read_hash) = pipe::HashingReader::new(file);
     let dec =
         age::Decryptor::new_buffered(BufReader::with_capacity(pipe::CHUNK, file)).map_err(|e| {
             ArchiveError::wrong(format!(
@@ -145,11 +159,24 @@ pub fn check_archive(
         w.finish()
     })?;
     let zstd_stage = Stage::spawn("check-zstd", move || {
-        // The decoder reads frames until the end: anything after the last frame that
-        // is not a valid frame is an error, never ignored.
-        let mut d = zstd::stream::read::Decoder::new(&mut age_r)?;
+        // Exactly one frame, with a content checksum (FORMAT §12.1): the frame header's
+        // descriptor has its checksum bit set, and nothing follows the frame, not even
+        // a skippable frame, which a decoder would otherwise pass over unseen.
+        let mut head = [0u8; 5];
+        age_r.read_exact(&mut head)?;
+        if head[..4] != [0x28, 0xb5, 0x2f, 0xfd] || head[4] & 0x04 == 0 {
+            return Err(std::io::Error::other(
+                "not a zstd frame with a content checksum",
+            ));
+        }
+        let input = std::io::Cursor::new(head).chain(&mut age_r);
+        let mut d = zstd::stream::read::Decoder::new(input)?.single_frame();
         let mut w = tar_w;
         pipe::copy(&mut d, &mut w)?;
+        let mut rest = d.finish();
+        if rest.read(&mut [0u8; 1])? != 0 {
+            return Err(std::io::Error::other("data after the zstd frame"));
+        }
         w.finish()
     })?;
     let result = read_tar(tar_r, Verifier::new(ledger), unpack, progress);
@@ -169,7 +196,20 @@ pub fn check_archive(
             path.display()
         )));
     }
-    result
+    let mut checked = result?;
+    let g = read_hash
+        .lock()
+        .map_err(|_| ArchiveError::Unusable("archive hash lock poisoned".into()))?;
+    if g.1 != size.len() {
+        return Err(ArchiveError::wrong(format!(
+            "{}: {} bytes read of {} (the file changed while it was checked?)",
+            path.display(),
+            g.1,
+            size.len()
+        )));
+    }
+    checked.blake3 = g.0.finalize().to_hex().to_string();
+    Ok(checked)
 }
 
 /// Reads the tar stream, hands each file to the verifier, then checks the manifests.
@@ -187,6 +227,7 @@ fn read_tar(
     {
         let entries = archive
             .entries()
+            .map(|e| e.raw(true))
             .map_err(|e| ArchiveError::wrong(format!("tar: {e}")))?;
         for item in entries {
             let mut f = item.map_err(|e| ArchiveError::wrong(format!("tar: {e}")))?;
@@ -195,16 +236,26 @@ fn read_tar(
                 .map_err(|e| ArchiveError::wrong(format!("tar: a file name: {e}")))?
                 .to_string_lossy()
                 .into_owned();
-            let rel = relative(&raw)?;
+            let size = f
+                .header()
+                .size()
+                .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
             match f.header().entry_type() {
                 tar::EntryType::Regular => {}
-                tar::EntryType::Directory => continue,
+                // Folders carry no meaning, and no data (FORMAT §12.1).
+                tar::EntryType::Directory if size == 0 => {
+                    if raw.trim_end_matches('/') != BAG {
+                        relative(&raw)?;
+                    }
+                    continue;
+                }
                 t => {
                     return Err(ArchiveError::wrong(format!(
                         "{raw}: a {t:?} entry; an archive holds only regular files"
                     )))
                 }
             }
+            let rel = relative(&raw)?;
             if first && rel != "bagit.txt" {
                 return Err(ArchiveError::wrong(format!(
                     "{raw}: the bag must start with bagit.txt"
@@ -214,10 +265,6 @@ fn read_tar(
             if seen.contains_key(&rel) {
                 return Err(ArchiveError::wrong(format!("{raw}: appears twice")));
             }
-            let size = f
-                .header()
-                .size()
-                .map_err(|e| ArchiveError::wrong(format!("{raw}: {e}")))?;
             let kind = v.classify(&rel)?;
             let out = match unpack {
                 Some(root) => Some(create_file(root, &rel)?),
@@ -240,6 +287,8 @@ fn read_tar(
     // What follows the end-of-archive blocks must be zeros only.
     let mut rest = archive.into_inner();
     let mut buf = vec![0u8; 64 * 1024];
+    // The tar reader stops at the first zero block: at least one more must follow.
+    let mut zeros = 0u64;
     loop {
         let n = rest
             .read(&mut buf)
@@ -250,10 +299,14 @@ fn read_tar(
         if buf[..n].iter().any(|b| *b != 0) {
             return Err(ArchiveError::wrong("data after the end of the tar stream"));
         }
+        zeros += n as u64;
     }
-    let mut checked = v.finish(&seen)?;
-    checked.payload_bytes = payload_bytes;
-    Ok(checked)
+    if zeros < 512 {
+        return Err(ArchiveError::wrong(
+            "the tar stream has no end-of-archive blocks: it was cut short",
+        ));
+    }
+    v.finish(&seen, payload_bytes)
 }
 
 /// The path relative to the bag folder, refused unless plain and inside it.

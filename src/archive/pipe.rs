@@ -200,6 +200,42 @@ pub fn copy(r: &mut impl Read, w: &mut impl Write) -> io::Result<u64> {
     }
 }
 
+/// Hashes (BLAKE3) and counts what is read from the archive file, so that a check can
+/// say which bytes it verified (a transfer names exactly those).
+pub struct HashingReader<R> {
+    inner: R,
+    seen: std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>,
+}
+
+/// What a [`HashingReader`] has read so far.
+pub type ReadHash = std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>;
+
+impl<R> HashingReader<R> {
+    pub fn new(inner: R) -> (Self, ReadHash) {
+        let seen = ReadHash::default();
+        (
+            HashingReader {
+                inner,
+                seen: seen.clone(),
+            },
+            seen,
+        )
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(out)?;
+        let mut g = self
+            .seen
+            .lock()
+            .map_err(|_| io::Error::other("archive hash lock poisoned"))?;
+        g.0.update(&out[..n]);
+        g.1 += n as u64;
+        Ok(n)
+    }
+}
+
 /// Writes the archive file: counts and hashes (BLAKE3) what passes through, and every
 /// [`WRITEBACK`] bytes asks a background thread to `fdatasync` what was written so far,
 /// so that the disk writes overlap the work of the other stages and the final fsync
@@ -209,7 +245,10 @@ pub struct FileSink {
     pub hasher: blake3::Hasher,
     pub written: u64,
     since_sync: u64,
-    syncer: Option<(SyncSender<()>, JoinHandle<()>)>,
+    /// The writeback thread, and what it returns: its first error. On Linux an fsync
+    /// error is reported once per open file description, so an error the thread saw
+    /// would not come back from the final `sync_all`: it must be kept.
+    syncer: Option<(SyncSender<()>, JoinHandle<io::Result<()>>)>,
 }
 
 /// Bytes between two background writebacks.
@@ -222,10 +261,10 @@ impl FileSink {
         let handle = std::thread::Builder::new()
             .name("archive-writeback".into())
             .spawn(move || {
-                // Errors here are not lost: the final sync_all reports them.
                 while rx.recv().is_ok() {
-                    let _ = clone.sync_data();
+                    clone.sync_data()?;
                 }
+                Ok(())
             })?;
         Ok(FileSink {
             file,
@@ -236,11 +275,13 @@ impl FileSink {
         })
     }
 
-    /// Stops the writeback thread, then makes everything durable.
+    /// Stops the writeback thread, reports its first error, then makes everything
+    /// durable.
     pub fn finish(mut self) -> io::Result<(blake3::Hash, u64)> {
         if let Some((tx, h)) = self.syncer.take() {
             drop(tx);
-            let _ = h.join();
+            h.join()
+                .unwrap_or_else(|_| Err(io::Error::other("the writeback thread panicked")))?;
         }
         self.file.sync_all()?;
         Ok((self.hasher.finalize(), self.written))

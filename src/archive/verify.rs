@@ -287,7 +287,13 @@ impl Verifier {
                     }
                     self.in_records = true;
                 }
-                if self.rec.as_ref().is_some_and(|r| r.id == *id) {
+                if let Some(r) = self.rec.as_ref().filter(|r| r.id == *id) {
+                    if r.json {
+                        return Err(wrong(format!(
+                            "{rel}: after the record's {}, which comes last",
+                            bag::RECORD_JSON
+                        )));
+                    }
                     return Ok(());
                 }
                 self.finish_record()?;

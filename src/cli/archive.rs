@@ -266,32 +266,52 @@ fn transfer(
     let selection = Selection::Records(targets.records.clone());
     let x = export_with_progress(ctx, &mut l, out, selection, recipients, true)?;
     let vkey = l.verifier_key()?;
-    let c = match archive::check_archive(out, &ids, &vkey, None, &|_| {}) {
-        Ok(c) if c.records == targets.records.len() as u64 => c,
-        Ok(c) => {
-            return fail(format!(
-                "{}: holds {} records, {} expected; nothing transferred, nothing destroyed",
-                out.display(),
-                c.records,
-                targets.records.len()
-            ))
-        }
-        Err(e) => {
-            return fail(format!(
-            "{}: the written archive does not verify ({e}); nothing transferred, nothing destroyed",
-            out.display()
-        ))
-        }
+    // The check reads the file back and hashes what it verified: the transfer entries
+    // name exactly those bytes, holding exactly these records.
+    let mut want: Vec<String> = targets.records.iter().map(hex::encode).collect();
+    want.sort();
+    let problem = match archive::check_archive(out, &ids, &vkey, None, &|_| {}) {
+        Ok(c) if c.blake3 != hex::encode(x.blake3) => Some(format!(
+            "the file read back (BLAKE3 {}) is not the one written ({})",
+            c.blake3,
+            hex::encode(x.blake3)
+        )),
+        Ok(c) if c.record_ids != want => Some(format!(
+            "it holds {} records, not the {} to transfer",
+            c.records,
+            want.len()
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!("it does not verify ({e})")),
     };
+    if let Some(p) = problem {
+        // An archive that failed its check is not kept: nothing names it.
+        let removed = std::fs::remove_file(out).is_ok();
+        return fail(format!(
+            "{}: {p}; nothing transferred, nothing destroyed{}",
+            out.display(),
+            if removed {
+                "; the file was removed"
+            } else {
+                ""
+            }
+        ));
+    }
     let pb = ctx.progress(targets.records.len() as u64, "transferring");
     let t = l.complete_transfer(&pid, &targets.records, x.blake3, &key, &|n, _| {
         pb.set_position(n)
     });
     pb.finish_and_clear();
-    let t = t?;
+    let t = t.map_err(|e| {
+        format!(
+            "{e}\nkeep {}: transfer entries already appended name it (BLAKE3 {}); run the transfer again to finish",
+            out.display(),
+            hex::encode(x.blake3)
+        )
+    })?;
     super::tlog::after_write(&mut l);
     ctx.out(
-        json!({"transfer": t, "archive": x, "verified": c, "left_out": targets.left_out}),
+        json!({"transfer": t, "archive": x, "verified": true, "left_out": targets.left_out}),
         || {
             format!(
                 "transferred {} records of plan {plan} to {} (BLAKE3 {}, verified); {} transfer entries appended, {} live copies destroyed; {} left out",

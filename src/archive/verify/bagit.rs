@@ -4,7 +4,11 @@ use super::*;
 
 impl Verifier {
     /// After the last file: the manifests and bag-info against what was read.
-    pub fn finish(mut self, seen: &BTreeMap<String, [u8; 32]>) -> Result<Checked, ArchiveError> {
+    pub fn finish(
+        mut self,
+        seen: &BTreeMap<String, [u8; 32]>,
+        payload_bytes: u64,
+    ) -> Result<Checked, ArchiveError> {
         self.finish_record()?;
         let cp = self
             .cp
@@ -34,12 +38,23 @@ impl Verifier {
         compare("tagmanifest-sha256.txt", &t, &tagged)?;
         let bag_info = parse_info(&info)?;
         let payload = seen.keys().filter(|p| p.starts_with("data/")).count();
-        if let Some(ox) = bag_info.get("Payload-Oxum") {
-            let files = ox.split_once('.').map(|(_, f)| f);
-            if files != Some(payload.to_string().as_str()) {
+        let oxum = format!("{payload_bytes}.{payload}");
+        match bag_info.get("Payload-Oxum") {
+            Some(ox) if *ox == oxum => {}
+            Some(ox) => {
                 return Err(wrong(format!(
-                    "bag-info.txt: Payload-Oxum {ox} does not match the {payload} payload files"
-                )));
+                    "bag-info.txt: Payload-Oxum {ox} does not match the payload ({oxum})"
+                )))
+            }
+            None => return Err(wrong("bag-info.txt: no Payload-Oxum")),
+        }
+        match bag_info.get("Blotter-Archive-Format").map(String::as_str) {
+            Some(bag::ARCHIVE_FORMAT) => {}
+            other => {
+                return Err(wrong(format!(
+                    "bag-info.txt: Blotter-Archive-Format {other:?}; this blotter reads format {}",
+                    bag::ARCHIVE_FORMAT
+                )))
             }
         }
         if bag_info.get("Blotter-Record-Count") != Some(&self.done.len().to_string()) {
@@ -60,7 +75,13 @@ impl Verifier {
             records: self.done.len() as u64,
             entries: self.entries,
             files: seen.len() as u64,
-            payload_bytes: 0,
+            payload_bytes,
+            blake3: String::new(),
+            record_ids: {
+                let mut ids: Vec<String> = self.done.iter().map(hex::encode).collect();
+                ids.sort();
+                ids
+            },
             flagged: self.flagged,
             bag_info,
         })

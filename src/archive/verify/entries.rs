@@ -111,11 +111,28 @@ impl Verifier {
                 "{rel}: entry {seq}'s signature does not verify"
             )));
         }
+        if c.origin != cp.origin {
+            return Err(wrong(format!(
+                "{rel}: entry {seq} is for ledger {:?}, the checkpoint for {:?}",
+                c.origin, cp.origin
+            )));
+        }
         match &place {
-            Place::Ledger => self
-                .keys
-                .apply(seq, c)
-                .map_err(|m| wrong(format!("{rel}: entry {seq}: {m}")))?,
+            Place::Ledger => {
+                // Only the genesis and key entries belong here (FORMAT §12.3).
+                if !matches!(
+                    c.action,
+                    Action::Genesis { .. } | Action::KeyRegister { .. } | Action::KeyRevoke { .. }
+                ) {
+                    return Err(wrong(format!(
+                        "{rel}: a {} entry in the ledger part, which holds only the genesis and key entries",
+                        c.action.name()
+                    )));
+                }
+                self.keys
+                    .apply(seq, c)
+                    .map_err(|m| wrong(format!("{rel}: entry {seq}: {m}")))?
+            }
             Place::Record(id) => {
                 let (_, flagged) = self
                     .keys
@@ -225,7 +242,7 @@ fn chain(r: &mut Rec, id: &[u8; 16], seq: u64, e: &Entry) -> Result<(), String> 
     }
     let shape = (c.record_type.clone(), c.created_on.to_string());
     match &r.shape {
-        None if !c.action.creates_record() || c.record_prev != [0; 32] => {
+        None if !matches!(c.action, Action::RecordCreate { .. }) || c.record_prev != [0; 32] => {
             return Err(
                 "the record's first entry in the archive does not create it: entries are missing"
                     .into(),
