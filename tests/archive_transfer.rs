@@ -99,27 +99,24 @@ fn transfer_exports_verifies_records_and_destroys_only_after_verification() {
     let (wrong, _) = identity(keys, "wrong.key");
     let out = tmp.path().join("transfer.age");
     let before = ok(&dir, None, &["verify"])["entries"].as_u64().unwrap();
-    let transfer = |who: &str, ident: &Path| {
-        run(
-            &dir,
-            Some(who),
-            &[
-                "--json",
-                "archive",
-                "transfer",
-                "--plan",
-                &plan,
-                "--out",
-                out.to_str().unwrap(),
-                "-r",
-                &recipient,
-                "-i",
-                ident.to_str().unwrap(),
-            ],
-        )
+    let args = |out: &Path, ident: &Path| -> Vec<String> {
+        let mut a: Vec<String> = ["archive", "transfer", "--plan", &plan, "--out"]
+            .map(String::from)
+            .to_vec();
+        a.push(out.to_str().unwrap().into());
+        a.extend(["-r".into(), recipient.clone(), "-i".into()]);
+        a.push(ident.to_str().unwrap().into());
+        a
+    };
+    let transfer = |who: &str, out: &Path, ident: &Path| {
+        let a = args(out, ident);
+        let a: Vec<&str> = std::iter::once("--json")
+            .chain(a.iter().map(String::as_str))
+            .collect();
+        run(&dir, Some(who), &a)
     };
     // A supervisor may not transfer.
-    let o = transfer("supervisor", &id);
+    let o = transfer("supervisor", &out, &id);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -128,7 +125,7 @@ fn transfer_exports_verifies_records_and_destroys_only_after_verification() {
     );
     assert!(!out.exists());
     // An identity that cannot open the written archive: nothing transferred or destroyed.
-    let o = transfer("admin", &wrong);
+    let o = transfer("admin", &out, &wrong);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -144,22 +141,9 @@ fn transfer_exports_verifies_records_and_destroys_only_after_verification() {
     assert!(!out.exists(), "an archive that failed its check is removed");
 
     // The real thing.
-    let t = ok(
-        &dir,
-        Some("admin"),
-        &[
-            "archive",
-            "transfer",
-            "--plan",
-            &plan,
-            "--out",
-            out.to_str().unwrap(),
-            "-r",
-            &recipient,
-            "-i",
-            id.to_str().unwrap(),
-        ],
-    );
+    let real = args(&out, &id);
+    let real: Vec<&str> = real.iter().map(String::as_str).collect();
+    let t = ok(&dir, Some("admin"), &real);
     let hash = blake3::hash(&std::fs::read(&out).unwrap())
         .to_hex()
         .to_string();
@@ -209,23 +193,7 @@ fn transfer_exports_verifies_records_and_destroys_only_after_verification() {
     assert_eq!(row["archive"], hash.as_str(), "{row}");
     // Again: nothing left to transfer, nothing written.
     let again = tmp.path().join("again.age");
-    let o = run(
-        &dir,
-        Some("admin"),
-        &[
-            "--json",
-            "archive",
-            "transfer",
-            "--plan",
-            &plan,
-            "--out",
-            again.to_str().unwrap(),
-            "-r",
-            &recipient,
-            "-i",
-            id.to_str().unwrap(),
-        ],
-    );
+    let o = transfer("admin", &again, &id);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!again.exists());
 }
