@@ -515,12 +515,7 @@ fn misplaced_entries_and_bag_info_are_refused() {
         fs.insert(at + i, m);
     }
     remanifest(&mut fs);
-    let p = pack(f, "moved.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
-        "ledger part",
-        "moved entry",
-    );
+    assert_refused(f, "moved.age", &fs, "ledger part", "moved entry");
     // record.json before the record's entries.
     let mut fs = files.clone();
     let json = fs
@@ -530,12 +525,7 @@ fn misplaced_entries_and_bag_info_are_refused() {
     let item = fs.remove(json);
     let at = fs.iter().position(|(p, _)| p.starts_with(&dir)).unwrap();
     fs.insert(at, item);
-    let p = pack(f, "json-first.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
-        "record.json",
-        "record.json first",
-    );
+    assert_refused(f, "json-first.age", &fs, "record.json", "record.json first");
     // A middle change removed: the next one's record_prev names another.
     assert!(
         entries.len() > 2,
@@ -545,12 +535,7 @@ fn misplaced_entries_and_bag_info_are_refused() {
     let mut fs = files.clone();
     fs.retain(|(p, _)| !p.starts_with(&mid));
     remanifest(&mut fs);
-    let p = pack(f, "gap.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
-        "record_prev",
-        "middle entry removed",
-    );
+    assert_refused(f, "gap.age", &fs, "record_prev", "middle entry removed");
     // bag-info without Payload-Oxum, or of another archive format.
     for what in ["Payload-Oxum", "Blotter-Archive-Format"] {
         let mut fs = files.clone();
@@ -626,6 +611,12 @@ fn remanifest_tags(files: &mut Files) {
     set(files, "tagmanifest-sha256.txt", t.into_bytes());
 }
 
+/// Packs `files` as archive `name` and asserts that verify refuses it, naming `names`.
+fn assert_refused(f: &Fixture, name: &str, files: &Files, names: &str, context: &str) {
+    let p = pack(f, name, files, None);
+    assert_wrong(&verify(&p, &f.identity, &f.vkey), names, context);
+}
+
 fn first(files: &Files, suffix: &str) -> String {
     files
         .iter()
@@ -696,24 +687,25 @@ fn extra_missing_and_misplaced_files_are_refused() {
     let at = fs.iter().position(|(p, _)| p == &content).unwrap();
     fs.insert(at + 1, (format!("{dir}/notes.txt"), b"extra".to_vec()));
     remanifest(&mut fs);
-    let p = pack(f, "extra.age", &fs, None);
-    assert_wrong(&verify(&p, &f.identity, &f.vkey), "notes.txt", "extra file");
+    assert_refused(f, "extra.age", &fs, "notes.txt", "extra file");
     // A missing content file, manifest recomputed.
     let mut fs = files.clone();
     fs.retain(|(p, _)| p != &content);
     remanifest(&mut fs);
-    let p = pack(f, "missing.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
+    assert_refused(
+        f,
+        "missing.age",
+        &fs,
         ".content: missing",
         "missing content",
     );
     // A missing file the manifest still lists.
     let mut fs = files.clone();
     fs.retain(|(p, _)| p != &first(&files, "record.json"));
-    let p = pack(f, "missing-json.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
+    assert_refused(
+        f,
+        "missing-json.age",
+        &fs,
         "record.json",
         "missing record.json",
     );
@@ -721,9 +713,10 @@ fn extra_missing_and_misplaced_files_are_refused() {
     let mut fs = files.clone();
     fs.retain(|(p, _)| !p.starts_with(&dir));
     remanifest(&mut fs);
-    let p = pack(f, "missing-record.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
+    assert_refused(
+        f,
+        "missing-record.age",
+        &fs,
         "Blotter-Record-Count",
         "missing record",
     );
@@ -760,12 +753,7 @@ fn extra_missing_and_misplaced_files_are_refused() {
         .unwrap();
     let c = fs.iter().position(|(p, _)| p == &content).unwrap();
     fs.swap(salt, c);
-    let p = pack(f, "order.age", &fs, None);
-    assert_wrong(
-        &verify(&p, &f.identity, &f.vkey),
-        &content,
-        "content before its salt",
-    );
+    assert_refused(f, "order.age", &fs, &content, "content before its salt");
 }
 
 #[test]
