@@ -5,11 +5,15 @@
 //! sealing, [`store`] the only code that knows sled.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod archive;
 pub mod cli;
+pub mod client;
 pub mod crypto;
+pub mod daemon;
 pub mod demo;
 pub mod format;
+pub mod httpsig;
 pub mod import;
 pub mod ledger;
 pub mod merkle;

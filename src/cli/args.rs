@@ -17,7 +17,8 @@ pub struct Cli {
     /// The actor's secret key file that signs a change.
     #[arg(long, global = true, env = "BLOTTER_KEY")]
     pub key: Option<PathBuf>,
-    /// Send the command to a daemon instead (not available in this version).
+    /// Send the command to a daemon (`blotter serve`) at this URL instead, e.g.
+    /// http://127.0.0.1:7878; every request is signed with --key.
     #[arg(long, global = true, env = "BLOTTER_SERVER")]
     pub server: Option<String>,
     /// Print one JSON document on stdout and nothing else there.
@@ -75,6 +76,8 @@ pub enum Command {
     /// Export, verify, restore and transfer encrypted archives of records (docs/ARCHIVES.md).
     #[command(subcommand)]
     Archive(ArchiveCmd),
+    /// Run the daemon: the authenticated HTTP API for the whole unit (docs/API.md).
+    Serve(ServeArgs),
     /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
     Demo {
         #[arg(default_value = "blotter-demo")]
@@ -83,6 +86,20 @@ pub enum Command {
         #[arg(long, default_value_t = 3000)]
         records: usize,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default from --config, else 127.0.0.1:7878; port 0 picks one).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// TOML configuration file (docs/API.md, "Configuration").
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen on a non-loopback address without TLS. Requests stay signed, but record
+    /// contents cross the network in clear: use only behind a TLS-terminating proxy.
+    #[arg(long)]
+    pub insecure_non_loopback: bool,
 }
 
 #[derive(Args, Debug)]

@@ -6,9 +6,11 @@
 
 mod archive;
 pub mod args;
+mod backend;
 mod purge;
 mod records;
 mod retention;
+mod serve;
 mod tlog;
 
 use std::io::IsTerminal;
@@ -24,6 +26,7 @@ use crate::format::{Action, Role};
 use crate::ledger::verify::VerifyOptions;
 use crate::ledger::{InitOptions, Ledger, Settings};
 use args::{Cli, Command, KeyCmd};
+use backend::Backend;
 
 /// A CLI failure: the message, what to do, and the exit code.
 #[derive(Debug)]
@@ -77,6 +80,9 @@ impl Ctx<'_> {
         }
     }
     pub fn open(&self) -> Res<Ledger> {
+        if self.cli.server.is_some() {
+            return fail(backend::NOT_REMOTE);
+        }
         Ok(Ledger::open(self.ledger_dir()?)?)
     }
     /// Opens the ledger for a write that keeps a checkpoint in its own batch.
@@ -156,9 +162,6 @@ pub fn parse_key(s: &str) -> Res<[u8; 32]> {
 }
 
 fn run(cli: &Cli) -> Res<i32> {
-    if let Some(url) = &cli.server {
-        return fail(format!("--server {url}: the daemon is not available in this version; run the command locally with --ledger"));
-    }
     let ctx = Ctx { cli };
     match &cli.command {
         Command::Init(a) => init(&ctx, a),
@@ -176,6 +179,7 @@ fn run(cli: &Cli) -> Res<i32> {
         Command::Purge(c) => purge::purge(&ctx, c),
         Command::Order(c) => purge::order(&ctx, c),
         Command::Archive(c) => archive::run(&ctx, c),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Demo { dir, records } => demo(&ctx, dir, *records),
     }
 }
@@ -260,19 +264,19 @@ fn key_cmd(ctx: &Ctx, k: &KeyCmd) -> Res<i32> {
             let key = parse_key(public_key)?;
             append_with(ctx, "revoked", |l| {
                 let st = l
-                    .key_state(&key)
+                    .key_state(&key)?
                     .ok_or_else(|| format!("key {public_key} is not registered"))?;
                 let action = Action::KeyRevoke {
                     key,
                     compromised_since: *compromised_since,
                 };
-                Ok(l.draft(&st.record, action)?)
+                l.draft(&st.record, action)
             })
         }
         KeyCmd::Rotate { old, new } => {
             let (old, new) = (parse_key(old)?, parse_key(new)?);
             append_with(ctx, "rotated", |l| {
-                let st = l.key_state(&old).ok_or("the old key is not registered")?;
+                let st = l.key_state(&old)?.ok_or("the old key is not registered")?;
                 let action = Action::KeyRegister {
                     key: new,
                     role: st.role(),
@@ -285,9 +289,7 @@ fn key_cmd(ctx: &Ctx, k: &KeyCmd) -> Res<i32> {
         }
         KeyCmd::Ledger => tlog::ledger_key(ctx),
         KeyCmd::List => {
-            let l = ctx.open()?;
-            let mut keys: Vec<_> = l.keys().cloned().collect();
-            keys.sort_by_key(|k| k.registered);
+            let keys = ctx.backend()?.keys()?;
             ctx.out(serde_json::to_value(&keys)?, || {
                 keys.iter()
                     .map(|k| {
@@ -319,25 +321,23 @@ pub(crate) fn append_one(ctx: &Ctx, d: crate::ledger::Draft, verb: &str) -> Res<
     append_with(ctx, verb, |_| Ok(d))
 }
 
-/// Opens the ledger once, builds the draft from it, signs it with --key, appends it,
-/// and prints the outcome.
+/// Opens the ledger (or reaches the daemon) once, builds the draft from it, signs it
+/// with --key, appends it, and prints the outcome.
 pub(crate) fn append_with(
     ctx: &Ctx,
     verb: &str,
-    build: impl FnOnce(&Ledger) -> Res<crate::ledger::Draft>,
+    build: impl FnOnce(&Backend) -> Res<crate::ledger::Draft>,
 ) -> Res<i32> {
     let key = ctx.key()?;
-    let mut l = ctx.open_for_write()?;
-    let d = build(&l)?;
+    let mut b = ctx.backend_for_write()?;
+    let d = build(&b)?;
     let record = hex::encode(d.record);
-    let sub = l.sign(&key, d)?;
-    let outcome = l.append(vec![sub])?[0];
-    tlog::after_write(&mut l);
-    let seq = outcome.seq();
-    ctx.out(
-        json!({"record": record, "seq": seq, "head": l.head().size}),
-        || format!("{verb} {record} at entry {seq}"),
-    );
+    let sub = b.sign(&key, d)?;
+    let (outcomes, head) = b.append(vec![sub])?;
+    let seq = outcomes.first().map_or(0, |o| o.seq());
+    ctx.out(json!({"record": record, "seq": seq, "head": head}), || {
+        format!("{verb} {record} at entry {seq}")
+    });
     Ok(0)
 }
 
@@ -361,7 +361,7 @@ fn import(ctx: &Ctx, file: &Path) -> Res<i32> {
 }
 
 fn verify(ctx: &Ctx, v: &args::VerifyArgs) -> Res<i32> {
-    let l = ctx.open()?;
+    let l = ctx.backend()?;
     let expect_head = match &v.expect_head {
         None => None,
         Some(s) => {
@@ -382,10 +382,11 @@ fn verify(ctx: &Ctx, v: &args::VerifyArgs) -> Res<i32> {
             if l.record(&id)?.is_none() {
                 return fail(format!("record {r} not found"));
             }
-            Some((r.clone(), l.record_seqs(&id)?))
+            let seqs: Vec<u64> = l.history(&id)?.iter().map(|h| h.seq).collect();
+            Some((r.clone(), seqs))
         }
     };
-    let pb = ctx.progress(l.head().size, "verify");
+    let pb = ctx.progress(l.head_size()?, "verify");
     let report = l.verify(
         &VerifyOptions {
             from: v.from,

@@ -40,11 +40,9 @@ pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
         }
         PurgeCmd::Approve { plan } => {
             let id = parse_id(plan)?;
-            append_with(
-                ctx,
-                "approved",
-                |l| Ok(l.approval_draft(&id, "purge-plan")?),
-            )
+            append_with(ctx, "approved", |l| {
+                Ok(l.local()?.approval_draft(&id, "purge-plan")?)
+            })
         }
         PurgeCmd::Apply { plan } => apply(ctx, plan, "purge-plan"),
         PurgeCmd::Certificate { plan, text } => certificate(ctx, plan, *text),
@@ -77,7 +75,7 @@ pub(crate) fn order(ctx: &Ctx, cmd: &OrderCmd) -> Res<i32> {
                 .collect::<Res<Vec<_>>>()?;
             let key = ctx.key()?;
             append_with(ctx, "recorded order", |l| {
-                Ok(l.order_draft(court_order, action, &ids, &key)?)
+                Ok(l.local()?.order_draft(court_order, action, &ids, &key)?)
             })
         }
         OrderCmd::Approve { order } => {

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::args::RecordCmd;
-use super::{append_one, append_with, fail, Ctx, Res};
+use super::{append_one, append_with, fail, Backend, Ctx, Res};
 use crate::format::{AccessTarget, Action, Date};
 use crate::ledger::read::ListFilter;
 use crate::ledger::Draft;
@@ -111,8 +111,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
         }
         RecordCmd::Show { id } => show(ctx, id),
         RecordCmd::History { id } => {
-            let l = ctx.open()?;
-            let h = l.history(&parse_id(id)?)?;
+            let h = ctx.backend()?.history(&parse_id(id)?)?;
             ctx.out(serde_json::to_value(&h)?, || {
                 h.iter()
                     .map(|i| {
@@ -136,7 +135,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             from,
             to,
         } => {
-            let l = ctx.open()?;
+            let l = ctx.backend()?;
             let f = ListFilter {
                 record_type: record_type.clone(),
                 status: status.clone(),
@@ -170,10 +169,8 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
         RecordCmd::Attach { id, file } => {
             let rid = parse_id(id)?;
             let key = ctx.key()?;
-            let mut l = ctx.open_for_write()?;
-            let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let mut r = std::io::BufReader::with_capacity(1 << 20, f);
-            let staged = l.stage_attachment(&rid, &mut r)?;
+            let mut l = ctx.backend_for_write()?;
+            let staged = l.stage_attachment(&rid, file)?;
             let mut d = l.draft(
                 &rid,
                 Action::RecordAttach {
@@ -188,8 +185,8 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             d.side_doc = Some(serde_json::to_vec(&json!({"file_name": name}))?);
             d.attachment = Some(staged.clone());
             let sub = l.sign(&key, d)?;
-            let seq = l.append(vec![sub])?[0].seq();
-            super::tlog::after_write(&mut l);
+            let (outcomes, _) = l.append(vec![sub])?;
+            let seq = outcomes.first().map_or(0, |o| o.seq());
             let blob = hex::encode(staged.commitment);
             ctx.out(
                 json!({"record": id, "seq": seq, "blob": blob, "size": staged.size}),
@@ -204,7 +201,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             Ok(0)
         }
         RecordCmd::Attachments { id } => {
-            let l = ctx.open()?;
+            let l = ctx.backend()?;
             let list = l.attachments(&parse_id(id)?)?;
             let v: Vec<_> = list.iter().map(|(c, b, s)| json!({"change": hex::encode(c), "blob": hex::encode(b), "size": s})).collect();
             ctx.out(json!(v), || {
@@ -218,7 +215,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
         RecordCmd::GetAttachment { id, blob, out } => {
             let rid = parse_id(id)?;
             let blob = super::parse_key(blob)?;
-            let mut l = ctx.open_for_write()?;
+            let mut l = ctx.backend_for_write()?;
             let st = l
                 .record(&rid)?
                 .ok_or_else(|| format!("record {id} not found"))?;
@@ -245,13 +242,13 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             let mut w = std::io::BufWriter::new(f);
             let res = l.read_attachment(&rid, &blob, access, &mut w);
             let res = res.and_then(|n| {
-                w.into_inner()
-                    .map_err(|e| crate::ledger::LedgerError::Io(tmp.clone(), e.into_error()))
-                    .map(|_| n)
+                let f = w
+                    .into_inner()
+                    .map_err(|e| format!("{}: {}", tmp.display(), e.into_error()))?;
+                f.sync_all()
+                    .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                Ok(n)
             });
-            if st.restricted() {
-                super::tlog::after_write(&mut l);
-            }
             match res {
                 Ok(n) => {
                     std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -262,7 +259,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
-                    Err(e.into())
+                    Err(e)
                 }
             }
         }
@@ -288,7 +285,7 @@ fn change(
 /// The reader's signed access change, which the library appends before a restricted read.
 fn access_change(
     ctx: &Ctx,
-    l: &crate::ledger::Ledger,
+    l: &Backend,
     id: &[u8; 16],
     target: AccessTarget,
     change: [u8; 32],
@@ -300,12 +297,12 @@ fn access_change(
             hex::encode(id)
         ),
     })?;
-    Ok(l.sign(&key, l.draft(id, Action::Access { target, change })?)?)
+    l.sign(&key, l.draft(id, Action::Access { target, change })?)
 }
 
 fn show(ctx: &Ctx, id: &str) -> Res<i32> {
     let rid = parse_id(id)?;
-    let mut l = ctx.open_for_write()?;
+    let mut l = ctx.backend_for_write()?;
     let st = l
         .record(&rid)?
         .ok_or_else(|| format!("record {id} not found"))?;
@@ -319,13 +316,8 @@ fn show(ctx: &Ctx, id: &str) -> Res<i32> {
         )?),
         _ => None,
     };
-    let logged = access.is_some();
-    let content = l.read_content(&rid, access)?;
-    if logged {
-        super::tlog::after_write(&mut l);
-    }
+    let (content, case) = l.read_content(&rid, access)?;
     let content: serde_json::Value = serde_json::from_slice(&content)?;
-    let case = l.case_number(&rid)?;
     let mut v = serde_json::to_value(&st)?;
     v["case_number"] = json!(case);
     v["content"] = content.clone();

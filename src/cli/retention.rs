@@ -30,7 +30,7 @@ pub(crate) fn schedule(ctx: &Ctx, cmd: &ScheduleCmd) -> Res<i32> {
             let name = file.display().to_string();
             let text = read_text(file)?;
             append_with(ctx, "adopted schedule", |l| {
-                Ok(l.adopt_schedule_draft(&name, &text)?)
+                Ok(l.local()?.adopt_schedule_draft(&name, &text)?)
             })
         }
         ScheduleCmd::List => {
@@ -114,13 +114,13 @@ pub(crate) fn hold(ctx: &Ctx, cmd: &HoldCmd) -> Res<i32> {
                 ),
             };
             append_with(ctx, "placed hold", |l| {
-                Ok(l.hold_draft(kind, authority, target)?)
+                Ok(l.local()?.hold_draft(kind, authority, target)?)
             })
         }
         HoldCmd::Release { hold } => {
             let id = parse_id(hold)?;
             append_with(ctx, "released hold", |l| {
-                Ok(l.draft(&id, crate::format::Action::HoldRelease)?)
+                l.draft(&id, crate::format::Action::HoldRelease)
             })
         }
         HoldCmd::List { all } => {

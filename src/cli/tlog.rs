@@ -6,14 +6,14 @@ use std::path::Path;
 use serde_json::json;
 
 use super::args::{AuditCmd, CheckpointCmd, ProofCmd, WitnessCmd};
-use super::{append_with, fail, Ctx, Failure, Res};
+use super::{append_with, fail, Backend, Ctx, Res};
 use crate::crypto::keyfile;
 use crate::format::Action;
+use crate::ledger::checkpoint::Kept;
 use crate::ledger::Ledger;
 use crate::merkle::audit::{self, AuditError};
 use crate::merkle::cosignature::WitnessKey;
 use crate::merkle::note::Note;
-use crate::merkle::proof_text::{AddCheckpoint, TlogProof};
 
 fn read(path: &Path) -> Res<String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()).into())
@@ -62,19 +62,37 @@ pub(crate) fn checkpoint(ctx: &Ctx, cmd: Option<&CheckpointCmd>) -> Res<i32> {
                 Some(CheckpointCmd::Make { ledger_signing_key }) => ledger_signing_key.as_deref(),
                 _ => None,
             };
-            let mut l = ctx.open()?;
-            let key = ledger_signing_key(&l, given)?;
-            let k = l.sign_checkpoint(&key)?;
+            let k = match ctx.backend()? {
+                Backend::Remote(c) => {
+                    if given.is_some() {
+                        return fail("through --server, the daemon signs with the ledger key it holds; drop --ledger-signing-key");
+                    }
+                    c.post("/v1/checkpoints", &json!({}))?
+                }
+                Backend::Local(mut l) => {
+                    let key = ledger_signing_key(&l, given)?;
+                    l.sign_checkpoint(&key)?
+                }
+            };
             ctx.out(json!({"size": k.size, "note": k.note}), || {
                 k.note.trim_end().to_string()
             });
             Ok(0)
         }
         Some(CheckpointCmd::Show { size }) => {
-            let l = ctx.open()?;
-            let k = match size {
-                Some(s) => l.checkpoint_at(*s)?,
-                None => l.latest_checkpoint()?,
+            let k = match ctx.backend()? {
+                Backend::Remote(c) => {
+                    let which = size.map_or("latest".to_string(), |s| s.to_string());
+                    match c.get::<Kept>(&format!("/v1/checkpoints/{which}")) {
+                        Ok(k) => Some(k),
+                        Err(e) if e.status() == Some(404) => None,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Backend::Local(l) => match size {
+                    Some(s) => l.checkpoint_at(*s)?,
+                    None => l.latest_checkpoint()?,
+                },
             };
             let Some(k) = k else {
                 return fail(match size {
@@ -90,15 +108,17 @@ pub(crate) fn checkpoint(ctx: &Ctx, cmd: Option<&CheckpointCmd>) -> Res<i32> {
             Ok(0)
         }
         Some(CheckpointCmd::List) => {
-            let l = ctx.open()?;
-            let list = l.checkpoints()?;
-            let rows: Vec<_> = list
-                .iter()
-                .map(|k| {
-                    let sigs = Note::parse(&k.note).map_or(0, |n| n.signatures().len());
-                    json!({"size": k.size, "signatures": sigs})
-                })
-                .collect();
+            let rows: Vec<serde_json::Value> = match ctx.backend()? {
+                Backend::Remote(c) => c.get("/v1/checkpoints")?,
+                Backend::Local(l) => l
+                    .checkpoints()?
+                    .iter()
+                    .map(|k| {
+                        let sigs = Note::parse(&k.note).map_or(0, |n| n.signatures().len());
+                        json!({"size": k.size, "signatures": sigs})
+                    })
+                    .collect(),
+            };
             ctx.out(json!(rows), || {
                 rows.iter()
                     .map(|r| {
@@ -128,65 +148,58 @@ pub(crate) fn checkpoint(ctx: &Ctx, cmd: Option<&CheckpointCmd>) -> Res<i32> {
 }
 
 pub(crate) fn proof(ctx: &Ctx, cmd: &ProofCmd) -> Res<i32> {
-    let l = ctx.open()?;
-    let kept = |size: Option<u64>| -> Res<crate::ledger::checkpoint::Kept> {
-        let k = match size {
-            Some(s) => l.checkpoint_at(s)?,
-            None => l.latest_checkpoint()?,
-        };
-        k.ok_or_else(|| {
-            Failure::from(match size {
-                Some(s) => format!("no checkpoint of size {s} is kept (proofs are against signed checkpoints); see `blotter checkpoint list`"),
-                None => "no checkpoint is kept yet; make one with `blotter checkpoint`".into(),
-            })
-        })
-    };
-    let (text, value) = match cmd {
+    let b = ctx.backend()?;
+    let value: serde_json::Value = match cmd {
         ProofCmd::Inclusion {
             seq,
             size,
             entry_out,
         } => {
-            let k = kept(*size)?;
-            if *seq >= k.size {
-                return fail(format!(
-                    "entry {seq} is not in the checkpoint of size {}",
-                    k.size
-                ));
-            }
-            let hashes = l.inclusion_proof(*seq, k.size)?;
-            let note = Note::parse(&k.note)?;
-            let text = TlogProof::new(None, *seq, hashes, note)?.format()?;
+            let (size, text) = match &b {
+                Backend::Local(l) => l.inclusion_text(*seq, *size)?,
+                Backend::Remote(c) => {
+                    let q = size.map_or(String::new(), |s| format!("&size={s}"));
+                    let v: serde_json::Value =
+                        c.get(&format!("/v1/proofs/inclusion?seq={seq}{q}"))?;
+                    match (v["size"].as_u64(), v["proof"].as_str()) {
+                        (Some(s), Some(t)) => (s, t.to_string()),
+                        _ => return fail("the server sent a malformed proof"),
+                    }
+                }
+            };
             if let Some(out) = entry_out {
-                let bytes = l
-                    .entry_bytes(*seq)?
-                    .ok_or_else(|| format!("entry {seq} is missing from the store"))?;
+                let bytes = match &b {
+                    Backend::Local(l) => l
+                        .entry_bytes(*seq)?
+                        .ok_or_else(|| format!("entry {seq} is missing from the store"))?,
+                    Backend::Remote(c) => c.get_bytes(&format!("/v1/entries/{seq}"))?,
+                };
                 std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
             }
-            let v = json!({"seq": seq, "size": k.size, "proof": text});
-            (text, v)
+            json!({"seq": seq, "size": size, "proof": text})
         }
         ProofCmd::Consistency { from, to } => {
-            let k = kept(*to)?;
-            if *from > k.size {
-                return fail(format!(
-                    "--from must be at most the checkpoint's size {}",
-                    k.size
-                ));
-            }
-            // `old 0` with no proof is a witness's first request (C2SP tlog-witness).
-            let hashes = if *from == 0 {
-                Vec::new()
-            } else {
-                l.consistency_proof(*from, k.size)?
+            let (size, text) = match &b {
+                Backend::Local(l) => l.consistency_text(*from, *to)?,
+                Backend::Remote(c) => {
+                    let q = to.map_or(String::new(), |s| format!("&to={s}"));
+                    let v: serde_json::Value =
+                        c.get(&format!("/v1/proofs/consistency?from={from}{q}"))?;
+                    match (v["to"].as_u64(), v["proof"].as_str()) {
+                        (Some(s), Some(t)) => (s, t.to_string()),
+                        _ => return fail("the server sent a malformed proof"),
+                    }
+                }
             };
-            let note = Note::parse(&k.note)?;
-            let text = AddCheckpoint::new(*from, hashes, note)?.format()?;
-            let v = json!({"from": from, "to": k.size, "proof": text});
-            (text, v)
+            json!({"from": from, "to": size, "proof": text})
         }
     };
-    ctx.out(value, || text.trim_end().to_string());
+    let text = value["proof"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string();
+    ctx.out(value, || text);
     Ok(0)
 }
 

@@ -142,6 +142,130 @@ impl Draft {
     }
 }
 
+/// Encodes a draft for `actor` on the ledger of `origin` without signing it: makes the
+/// salts and commitments. The client side of the daemon's API uses it with no ledger open.
+pub fn prepare(origin: &str, actor: &[u8; 32], d: Draft) -> Result<Prepared, LedgerError> {
+    let content = d.content.map(Opening::new);
+    let side_doc = d.side_doc.map(Opening::new);
+    let case_number = d.case_number.map(|c| Opening::new(c.into_bytes()));
+    let payload = content.as_ref().map(|o| crate::format::Commitment {
+        kind: CommitmentKind::Content,
+        hash: o.commitment(CommitmentKind::Content),
+    });
+    let case = case_number
+        .as_ref()
+        .map(|o| o.commitment(CommitmentKind::CaseNumber))
+        .or(d.case);
+    let mut action = d.action;
+    // A case hold's scope commits to the same case number, with the same salt, as
+    // the hold record's own case field.
+    if let (
+        Action::HoldPlace {
+            scope: HoldScope::Case(h),
+            ..
+        },
+        Some(c),
+    ) = (&mut action, case)
+    {
+        *h = c;
+    }
+    let change = Change {
+        origin: origin.to_string(),
+        actor: *actor,
+        record: d.record,
+        record_type: d.record_type,
+        case,
+        record_prev: d.record_prev,
+        created_on: d.created_on,
+        payload,
+        side_doc: side_doc
+            .as_ref()
+            .map(|o| o.commitment(CommitmentKind::SideDocument)),
+        clock_ms: now_ms(),
+        nonce: crypto::random(),
+        action,
+    };
+    let bytes = change
+        .encode()
+        .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    Ok(Prepared {
+        hash: crate::format::change::change_hash(&bytes),
+        case,
+        bytes,
+        sub: Submission {
+            signed: Vec::new(),
+            content,
+            side_doc,
+            case_number,
+            attachment: d.attachment,
+            source: d.source,
+            trusted: true,
+        },
+    })
+}
+
+/// Seals attachments of one record into the blobs folder.
+pub struct Stager {
+    blobs: std::path::PathBuf,
+    record: [u8; 16],
+    dk: DataKey,
+}
+
+impl Stager {
+    /// Streams `input` into the blobs folder, sealed under the record's data key, with the
+    /// commitment's salt `salt`. The file is written to a temporary name, fsynced, renamed
+    /// to the commitment's hex and the folder fsynced; on failure nothing is left.
+    pub fn stage(&self, input: &mut impl Read, salt: [u8; 32]) -> Result<StagedBlob, LedgerError> {
+        let blobs = &self.blobs;
+        let tmp = blobs.join(format!("tmp-{}", hex::encode(crypto::random::<8>())));
+        let io = |p: &std::path::Path| {
+            let p = p.to_path_buf();
+            move |e| LedgerError::Io(p, e)
+        };
+        let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
+        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let result = seal::seal_stream(&self.dk, &self.record, input, &mut w, |c| {
+            committer.update(c)
+        });
+        let size = match result {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+        };
+        let file = match w.into_inner() {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(LedgerError::Io(tmp.clone(), e.into_error()));
+            }
+        };
+        if let Err(e) = file.sync_all() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(LedgerError::Io(tmp.clone(), e));
+        }
+        let commitment = committer.finish();
+        let dest = blobs.join(hex::encode(commitment));
+        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        std::fs::File::open(blobs)
+            .and_then(|d| d.sync_all())
+            .map_err(io(blobs))?;
+        Ok(StagedBlob {
+            record: self.record,
+            commitment,
+            salt,
+            size,
+        })
+    }
+
+    /// Removes a staged blob that no change will attach (an upload whose digest failed).
+    pub fn discard(&self, blob: &StagedBlob) {
+        let _ = std::fs::remove_file(self.blobs.join(hex::encode(blob.commitment)));
+    }
+}
+
 pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -197,63 +321,7 @@ impl Ledger {
     /// Encodes a draft for `actor` without signing it, so that the change hash (the next
     /// change's `record_prev`) is known before signatures are made in parallel.
     pub fn prepare(&self, actor: &[u8; 32], d: Draft) -> Result<Prepared, LedgerError> {
-        let content = d.content.map(Opening::new);
-        let side_doc = d.side_doc.map(Opening::new);
-        let case_number = d.case_number.map(|c| Opening::new(c.into_bytes()));
-        let payload = content.as_ref().map(|o| crate::format::Commitment {
-            kind: CommitmentKind::Content,
-            hash: o.commitment(CommitmentKind::Content),
-        });
-        let case = case_number
-            .as_ref()
-            .map(|o| o.commitment(CommitmentKind::CaseNumber))
-            .or(d.case);
-        let mut action = d.action;
-        // A case hold's scope commits to the same case number, with the same salt, as
-        // the hold record's own case field.
-        if let (
-            Action::HoldPlace {
-                scope: HoldScope::Case(h),
-                ..
-            },
-            Some(c),
-        ) = (&mut action, case)
-        {
-            *h = c;
-        }
-        let change = Change {
-            origin: self.origin.clone(),
-            actor: *actor,
-            record: d.record,
-            record_type: d.record_type,
-            case,
-            record_prev: d.record_prev,
-            created_on: d.created_on,
-            payload,
-            side_doc: side_doc
-                .as_ref()
-                .map(|o| o.commitment(CommitmentKind::SideDocument)),
-            clock_ms: now_ms(),
-            nonce: crypto::random(),
-            action,
-        };
-        let bytes = change
-            .encode()
-            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        Ok(Prepared {
-            hash: crate::format::change::change_hash(&bytes),
-            case,
-            bytes,
-            sub: Submission {
-                signed: Vec::new(),
-                content,
-                side_doc,
-                case_number,
-                attachment: d.attachment,
-                source: d.source,
-                trusted: true,
-            },
-        })
+        prepare(&self.origin, actor, d)
     }
 
     /// Streams an attachment into the blobs folder, sealed under the record's data key.
@@ -263,42 +331,30 @@ impl Ledger {
         record: &[u8; 16],
         input: &mut impl Read,
     ) -> Result<StagedBlob, LedgerError> {
+        self.stage_attachment_salted(record, input, crypto::random())
+    }
+
+    /// [`Ledger::stage_attachment`] with the commitment's salt chosen by the caller, so that
+    /// a remote client can compute the commitment it signs on its own side.
+    pub fn stage_attachment_salted(
+        &self,
+        record: &[u8; 16],
+        input: &mut impl Read,
+        salt: [u8; 32],
+    ) -> Result<StagedBlob, LedgerError> {
+        self.attachment_stager(record)?.stage(input, salt)
+    }
+
+    /// What staging an attachment to `record` needs, taken from the ledger once, so that
+    /// the (long) streaming runs without holding the ledger.
+    pub fn attachment_stager(&self, record: &[u8; 16]) -> Result<Stager, LedgerError> {
         let dk = self
             .data_key(record)?
             .ok_or_else(|| LedgerError::NoRecord(hex::encode(record)))?;
-        let blobs = self.dir.join("blobs");
-        let tmp = blobs.join(format!("tmp-{}", hex::encode(crypto::random::<8>())));
-        let io = |p: &std::path::Path| {
-            let p = p.to_path_buf();
-            move |e| LedgerError::Io(p, e)
-        };
-        let salt: [u8; 32] = crypto::random();
-        let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
-        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let result = seal::seal_stream(&dk, record, input, &mut w, |c| committer.update(c));
-        let size = match result {
-            Ok(n) => n,
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e.into());
-            }
-        };
-        let file = w
-            .into_inner()
-            .map_err(|e| LedgerError::Io(tmp.clone(), e.into_error()))?;
-        file.sync_all().map_err(io(&tmp))?;
-        let commitment = committer.finish();
-        let dest = blobs.join(hex::encode(commitment));
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-        std::fs::File::open(&blobs)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&blobs))?;
-        Ok(StagedBlob {
+        Ok(Stager {
+            blobs: self.dir.join("blobs"),
             record: *record,
-            commitment,
-            salt,
-            size,
+            dk,
         })
     }
 

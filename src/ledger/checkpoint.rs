@@ -57,7 +57,7 @@ impl Witness {
 }
 
 /// A kept checkpoint: its tree size and the signed note.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Kept {
     pub size: u64,
     pub note: String,

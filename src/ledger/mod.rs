@@ -20,6 +20,7 @@ pub mod docs;
 mod documents;
 mod history;
 pub mod holds;
+pub mod proofs;
 pub mod purge;
 pub mod read;
 pub mod report;

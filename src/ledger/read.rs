@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::state::{Destroyable, RecordState};
 use super::{Ledger, LedgerError, Outcome, Submission};
@@ -20,7 +20,7 @@ pub type Opened = ([u8; 32], Vec<u8>);
 pub type Attachment = ([u8; 32], [u8; 32], u64);
 
 /// One change in a record's history (no content).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HistoryItem {
     pub seq: u64,
     pub time: String,
@@ -234,6 +234,17 @@ impl Ledger {
         id: &[u8; 16],
         access: Option<Submission>,
     ) -> Result<Vec<u8>, LedgerError> {
+        let (st, content) = self.readable_content(id)?;
+        self.log_read(id, &st, &content, access)?;
+        self.open_content(id, &content)
+    }
+
+    /// The record's state and latest content hash, if its content can still be read.
+    /// A destroyed record fails here, before any access change is logged.
+    pub(crate) fn readable_content(
+        &self,
+        id: &[u8; 16],
+    ) -> Result<(RecordState, [u8; 32]), LedgerError> {
         let st = self
             .record(id)?
             .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
@@ -246,11 +257,27 @@ impl Ledger {
         let content = st.content.ok_or_else(|| {
             LedgerError::Invalid(format!("record {} has no content", hex::encode(id)))
         })?;
-        // A destroyed record fails here, before any access change is logged.
         self.live_data_key(id)?;
-        self.log_read(id, &st, &content, access)?;
+        Ok((st, content))
+    }
+
+    /// Opens the content committed to by change `content` of record `id`, if it is still
+    /// the record's latest. The caller has checked that reading it is allowed: the record
+    /// is not restricted, or the reader's access change naming `content` is durable.
+    pub(crate) fn open_content(
+        &self,
+        id: &[u8; 16],
+        content: &[u8; 32],
+    ) -> Result<Vec<u8>, LedgerError> {
+        let latest = self.record(id)?.and_then(|s| s.content);
+        if latest != Some(*content) {
+            return Err(LedgerError::Invalid(format!(
+                "record {} changed while it was being read; read it again",
+                hex::encode(id)
+            )));
+        }
         let (_, plain) = self
-            .open_sealed(id, &content, CommitmentKind::Content)?
+            .open_sealed(id, content, CommitmentKind::Content)?
             .ok_or_else(|| {
                 LedgerError::Invalid(format!("record {}: content is gone", hex::encode(id)))
             })?;
@@ -278,6 +305,18 @@ impl Ledger {
         access: Option<Submission>,
         out: &mut impl Write,
     ) -> Result<u64, LedgerError> {
+        let (st, change) = self.readable_attachment(id, blob)?;
+        self.log_read(id, &st, &change, access)?;
+        self.stream_blob(id, &change, blob, |c| out.write_all(c))
+    }
+
+    /// The record's state and the change that added attachment `blob`, if the
+    /// attachment can still be read.
+    pub(crate) fn readable_attachment(
+        &self,
+        id: &[u8; 16],
+        blob: &[u8; 32],
+    ) -> Result<(RecordState, [u8; 32]), LedgerError> {
         let st = self
             .record(id)?
             .ok_or_else(|| LedgerError::NoRecord(hex::encode(id)))?;
@@ -299,8 +338,7 @@ impl Ledger {
                 ))
             })?;
         self.live_data_key(id)?;
-        self.log_read(id, &st, &change, access)?;
-        self.stream_blob(id, &change, blob, |c| out.write_all(c))
+        Ok((st, change))
     }
 
     /// For a sealed or confidential record, appends (durably) the reader's signed
@@ -322,16 +360,7 @@ impl Ledger {
                 if st.sealed { "sealed" } else { "confidential" }
             ))
         })?;
-        let sc = SignedChange::decode(&sub.signed)
-            .map_err(|source| LedgerError::Malformed { index: 0, source })?;
-        match sc.change.action {
-            Action::Access { change, .. } if change == *read && sc.change.record == *id => {}
-            _ => {
-                return Err(LedgerError::Invalid(
-                    "the access change does not name what is being read".into(),
-                ))
-            }
-        }
+        check_access(id, read, &sub)?;
         match self.append(vec![sub])?[0] {
             Outcome::Appended(_) => Ok(()),
             Outcome::AlreadyRecorded(s) => Err(LedgerError::Invalid(format!(
@@ -349,27 +378,30 @@ impl Ledger {
         id: &[u8; 16],
         change: &[u8; 32],
         blob: &[u8; 32],
-        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+        sink: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<u64, LedgerError> {
+        self.blob_reader(id, change, blob)?.stream(sink)
+    }
+
+    /// What streaming attachment `blob` needs, taken from the ledger once: the open file,
+    /// the data key and the salt. Reading it then holds no part of the ledger.
+    pub(crate) fn blob_reader(
+        &self,
+        id: &[u8; 16],
+        change: &[u8; 32],
+        blob: &[u8; 32],
+    ) -> Result<BlobReader, LedgerError> {
         let path = self.dir.join("blobs").join(hex::encode(blob));
-        let f = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
+        let file = std::fs::File::open(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
         let dk = self.live_data_key(id)?;
         let salt = self.attachment_salt_with(id, change, blob, &dk)?;
-        // Unbuffered: open_stream reads whole 64 KiB chunks, so a buffer would only add
-        // a copy.
-        let mut r = f;
-        let mut committer = Committer::new(&salt, CommitmentKind::Attachment);
-        let n = seal::open_stream(&dk, id, &mut r, |c| {
-            committer.update(c);
-            sink(c)
-        })?;
-        if committer.finish() != *blob {
-            return Err(LedgerError::Invalid(format!(
-                "attachment {} does not match its commitment",
-                hex::encode(blob)
-            )));
-        }
-        Ok(n)
+        Ok(BlobReader {
+            file,
+            dk,
+            salt,
+            record: *id,
+            blob: *blob,
+        })
     }
 
     /// The salt of attachment `blob`, added to record `id` by change `change`.
@@ -403,6 +435,55 @@ impl Ledger {
             .as_slice()
             .try_into()
             .map_err(|_| LedgerError::Invalid("attachment salt malformed".into()))
+    }
+}
+
+/// An attachment ready to stream: see [`Ledger::blob_reader`].
+pub struct BlobReader {
+    file: std::fs::File,
+    dk: DataKey,
+    salt: [u8; 32],
+    record: [u8; 16],
+    blob: [u8; 32],
+}
+
+impl BlobReader {
+    /// Decrypts the blob through `sink`; fails at the end unless it matches its
+    /// commitment (so a consumer must not trust the bytes before this returns `Ok`).
+    pub fn stream(
+        mut self,
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, LedgerError> {
+        let mut committer = Committer::new(&self.salt, CommitmentKind::Attachment);
+        // Unbuffered: open_stream reads whole 64 KiB chunks, so a buffer would only add
+        // a copy.
+        let n = seal::open_stream(&self.dk, &self.record, &mut self.file, |c| {
+            committer.update(c);
+            sink(c)
+        })?;
+        if committer.finish() != self.blob {
+            return Err(LedgerError::Invalid(format!(
+                "attachment {} does not match its commitment",
+                hex::encode(self.blob)
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// Checks that `sub` is an `access` change to record `id` naming exactly `read`.
+pub(crate) fn check_access(
+    id: &[u8; 16],
+    read: &[u8; 32],
+    sub: &Submission,
+) -> Result<(), LedgerError> {
+    let sc = SignedChange::decode(&sub.signed)
+        .map_err(|source| LedgerError::Malformed { index: 0, source })?;
+    match sc.change.action {
+        Action::Access { change, .. } if change == *read && sc.change.record == *id => Ok(()),
+        _ => Err(LedgerError::Invalid(
+            "the access change does not name what is being read".into(),
+        )),
     }
 }
 

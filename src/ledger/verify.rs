@@ -22,7 +22,7 @@ use walk::{KeyInfo, Walk};
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Ledger, LedgerError};
 use crate::crypto::{commit, verify_change_with};
@@ -47,13 +47,13 @@ pub struct VerifyOptions {
     pub ledger_key: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Problem {
     pub seq: u64,
     pub what: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub entries: u64,
     pub head: String,

@@ -12,14 +12,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::format::{Action, Change, HoldScope};
 use crate::ledger::docs::{PlanDoc, PLAN_FORMAT};
 use crate::ledger::Ledger;
 
 /// A disposed record, as `verify` reports it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Disposed {
     pub record: String,
     pub seq: u64,

@@ -1,0 +1,244 @@
+//! Where a command runs: on a ledger folder opened here (`--ledger`), or on a daemon
+//! (`--server`). The commands are written once against [`Backend`]; both sides give
+//! the same results and the same `--json` output.
+
+use ed25519_dalek::SigningKey;
+
+use super::{fail, Ctx, Res};
+use crate::client::Client;
+use crate::format::Action;
+use crate::ledger::read::{HistoryItem, ListFilter};
+use crate::ledger::verify::{Report, VerifyOptions};
+use crate::ledger::{Draft, KeyState, Ledger, Outcome, RecordState, StagedBlob, Submission};
+
+#[allow(clippy::large_enum_variant)] // one per command
+pub(crate) enum Backend {
+    Local(Ledger),
+    Remote(Client),
+}
+
+impl Ctx<'_> {
+    /// The backend a reading command uses. Through a daemon, reads are signed too, so a
+    /// key is needed.
+    pub fn backend(&self) -> Res<Backend> {
+        match &self.cli.server {
+            Some(url) => Ok(Backend::Remote(Client::new(url, self.key()?)?)),
+            None => Ok(Backend::Local(self.open()?)),
+        }
+    }
+    /// The backend a writing command uses (locally: checkpoints armed).
+    pub fn backend_for_write(&self) -> Res<Backend> {
+        match &self.cli.server {
+            Some(url) => Ok(Backend::Remote(Client::new(url, self.key()?)?)),
+            None => Ok(Backend::Local(self.open_for_write()?)),
+        }
+    }
+}
+
+impl Backend {
+    /// The local ledger, for a command that does not work through a daemon yet.
+    pub fn local(&self) -> Res<&Ledger> {
+        match self {
+            Backend::Local(l) => Ok(l),
+            Backend::Remote(_) => fail(NOT_REMOTE),
+        }
+    }
+
+    pub fn record(&self, id: &[u8; 16]) -> Res<Option<RecordState>> {
+        match self {
+            Backend::Local(l) => Ok(l.record(id)?),
+            Backend::Remote(c) => Ok(c.record(id)?),
+        }
+    }
+
+    pub fn draft(&self, id: &[u8; 16], action: Action) -> Res<Draft> {
+        match self {
+            Backend::Local(l) => Ok(l.draft(id, action)?),
+            Backend::Remote(c) => Ok(c.draft(id, action)?),
+        }
+    }
+
+    pub fn key_state(&self, key: &[u8; 32]) -> Res<Option<KeyState>> {
+        Ok(self.keys()?.into_iter().find(|k| k.key == *key))
+    }
+
+    /// Every registered key, oldest registration first.
+    pub fn keys(&self) -> Res<Vec<KeyState>> {
+        let mut keys: Vec<KeyState> = match self {
+            Backend::Local(l) => l.keys().cloned().collect(),
+            Backend::Remote(c) => c.get("/v1/keys")?,
+        };
+        keys.sort_by_key(|k| k.registered);
+        Ok(keys)
+    }
+
+    pub fn sign(&self, key: &SigningKey, d: Draft) -> Res<Submission> {
+        match self {
+            Backend::Local(l) => Ok(l.sign(key, d)?),
+            Backend::Remote(c) => {
+                if c.key().verifying_key() != key.verifying_key() {
+                    return fail("through --server, changes are signed with the --key that signs the requests");
+                }
+                Ok(c.sign(d)?)
+            }
+        }
+    }
+
+    /// Appends durably; returns the outcomes and the log's size after them.
+    pub fn append(&mut self, subs: Vec<Submission>) -> Res<(Vec<Outcome>, u64)> {
+        match self {
+            Backend::Local(l) => {
+                let o = l.append(subs)?;
+                super::tlog::after_write(l);
+                Ok((o, l.head().size))
+            }
+            Backend::Remote(c) => Ok(c.append(&subs)?),
+        }
+    }
+
+    pub fn history(&self, id: &[u8; 16]) -> Res<Vec<HistoryItem>> {
+        match self {
+            Backend::Local(l) => Ok(l.history(id)?),
+            Backend::Remote(c) => Ok(c.get(&format!("/v1/records/{}/history", hex::encode(id)))?),
+        }
+    }
+
+    pub fn list(&self, f: &ListFilter) -> Res<Vec<RecordState>> {
+        match self {
+            Backend::Local(l) => Ok(l.list(f)?),
+            Backend::Remote(c) => {
+                let mut q =
+                    reqwest::Url::parse("http://x/v1/records").map_err(|e| e.to_string())?;
+                {
+                    let mut p = q.query_pairs_mut();
+                    let pairs = [
+                        ("type", f.record_type.clone()),
+                        ("status", f.status.clone()),
+                        ("case", f.case_number.clone()),
+                        ("from", f.created_from.map(|d| d.to_string())),
+                        ("to", f.created_to.map(|d| d.to_string())),
+                    ];
+                    for (k, v) in pairs {
+                        if let Some(v) = v {
+                            p.append_pair(k, &v);
+                        }
+                    }
+                }
+                let path = match q.query() {
+                    Some(s) if !s.is_empty() => format!("/v1/records?{s}"),
+                    _ => "/v1/records".to_string(),
+                };
+                Ok(c.get(&path)?)
+            }
+        }
+    }
+
+    /// `(change hash, blob commitment, size)` of each attachment.
+    pub fn attachments(&self, id: &[u8; 16]) -> Res<Vec<crate::ledger::read::Attachment>> {
+        match self {
+            Backend::Local(l) => Ok(l.attachments(id)?),
+            Backend::Remote(c) => {
+                #[derive(serde::Deserialize)]
+                struct A {
+                    change: String,
+                    blob: String,
+                    size: u64,
+                }
+                let list: Vec<A> =
+                    c.get(&format!("/v1/records/{}/attachments", hex::encode(id)))?;
+                list.into_iter()
+                    .map(|a| {
+                        match (
+                            crate::crypto::parse_hex32(&a.change),
+                            crate::crypto::parse_hex32(&a.blob),
+                        ) {
+                            (Some(c), Some(b)) => Ok((c, b, a.size)),
+                            _ => fail("the server sent a malformed attachment list"),
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// A record's content and case number; a restricted record's read is logged first
+    /// with `access`.
+    pub fn read_content(
+        &mut self,
+        id: &[u8; 16],
+        access: Option<Submission>,
+    ) -> Res<(Vec<u8>, Option<String>)> {
+        match self {
+            Backend::Local(l) => {
+                let logged = access.is_some();
+                let content = l.read_content(id, access)?;
+                if logged {
+                    super::tlog::after_write(l);
+                }
+                Ok((content, l.case_number(id)?))
+            }
+            Backend::Remote(c) => {
+                let r = c.content(id, access.as_ref())?;
+                Ok((crate::api::unb64(&r.content)?, r.case_number))
+            }
+        }
+    }
+
+    /// Seals `file` into the ledger as an attachment to `id`, awaiting its change.
+    pub fn stage_attachment(&self, id: &[u8; 16], file: &std::path::Path) -> Res<StagedBlob> {
+        match self {
+            Backend::Local(l) => {
+                let f =
+                    std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+                Ok(l.stage_attachment(id, &mut r)?)
+            }
+            Backend::Remote(c) => Ok(c.upload(id, file)?),
+        }
+    }
+
+    pub fn read_attachment(
+        &mut self,
+        id: &[u8; 16],
+        blob: &[u8; 32],
+        access: Option<Submission>,
+        out: &mut impl std::io::Write,
+    ) -> Res<u64> {
+        match self {
+            Backend::Local(l) => {
+                let logged = access.is_some();
+                let n = l.read_attachment(id, blob, access, out);
+                if logged {
+                    super::tlog::after_write(l);
+                }
+                Ok(n?)
+            }
+            Backend::Remote(c) => Ok(c.download(id, blob, access.as_ref(), out)?),
+        }
+    }
+
+    pub fn verify(&self, opts: &VerifyOptions, progress: &dyn Fn(u64)) -> Res<Report> {
+        match self {
+            Backend::Local(l) => Ok(l.verify(opts, progress)?),
+            Backend::Remote(c) => {
+                let body = serde_json::json!({
+                    "from": opts.from,
+                    "expect_head": opts.expect_head.map(|(s, h)| (s, hex::encode(h))),
+                    "checkpoint": opts.checkpoint,
+                    "ledger_key": opts.ledger_key,
+                });
+                Ok(c.post("/v1/verify", &body)?)
+            }
+        }
+    }
+
+    /// The size of the log.
+    pub fn head_size(&self) -> Res<u64> {
+        match self {
+            Backend::Local(l) => Ok(l.head().size),
+            Backend::Remote(c) => Ok(c.info()?.size),
+        }
+    }
+}
+
+pub(crate) const NOT_REMOTE: &str = "this command does not work through --server yet (docs/API.md lists what does); run it where the ledger folder is, with --ledger, while no daemon holds it";

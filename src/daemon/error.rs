@@ -1,0 +1,80 @@
+//! API errors: a status code and a JSON body `{"error": "..."}` that names the thing
+//! (record id, sequence number, header) and never internals (paths of the server's
+//! disk, store errors' details are logged, not returned).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::api::ErrorBody;
+use crate::ledger::LedgerError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub fn unauthorized(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, m)
+    }
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, m)
+    }
+    /// An internal failure: logged in full, answered without details.
+    pub fn internal(what: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{what}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{what} failed on the server; see its log"),
+        )
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        use LedgerError::*;
+        match &e {
+            NoRecord(_) => Self::not_found(e.to_string()),
+            Malformed { .. } => Self::bad_request(e.to_string()),
+            // A change the ledger's rules refuse, or a read that cannot be answered as
+            // asked: the caller can act on the message.
+            Refused { .. } | Invalid(_) | Destroyed(_) => {
+                Self::new(StatusCode::CONFLICT, e.to_string())
+            }
+            Store(_) | Seal(_) | KeyFile(_) | Io(..) | NotALedger(_) | NotEmpty(_) => {
+                Self::internal("the ledger", e)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

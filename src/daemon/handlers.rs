@@ -1,0 +1,511 @@
+//! The authenticated routes' handlers. Each reads under the ledger's read lock on a
+//! blocking thread, or writes through the single writer; none holds the ledger while it
+//! streams a body.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::api::{
+    AppendRequest, AppendResponse, ContentResponse, LedgerInfo, OutcomeWire, ReadRequest,
+    StagedWire, MAX_BATCH, SALT_HEADER,
+};
+use crate::format::{Action, Role, SignedChange};
+use crate::ledger::read::ListFilter;
+use crate::ledger::verify::VerifyOptions;
+
+type Who = Extension<Arc<Caller>>;
+
+fn parse_id(s: &str) -> ApiResult<[u8; 16]> {
+    hex::decode(s)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| ApiError::bad_request(format!("{s:?} is not a record id (32 hex digits)")))
+}
+
+fn parse_hash(s: &str, what: &str) -> ApiResult<[u8; 32]> {
+    crate::crypto::parse_hex32(s)
+        .ok_or_else(|| ApiError::bad_request(format!("{s:?} is not a {what} (64 hex digits)")))
+}
+
+pub async fn ledger_info(State(st): State<AppState>) -> ApiResult<Json<LedgerInfo>> {
+    st.read(|l| {
+        let h = l.head();
+        Ok(Json(LedgerInfo {
+            origin: l.origin().to_string(),
+            size: h.size,
+            head: hex::encode(h.hash),
+            verifier_key: l.verifier_key()?,
+        }))
+    })
+    .await
+}
+
+pub async fn whoami(Extension(c): Who) -> Json<Value> {
+    Json(json!({"key": hex::encode(c.key), "person": c.person, "role": c.role.to_string()}))
+}
+
+pub async fn keys(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    st.read(|l| {
+        let mut keys: Vec<_> = l.keys().cloned().collect();
+        keys.sort_by_key(|k| k.registered);
+        Ok(Json(json!(keys)))
+    })
+    .await
+}
+
+/// Appends the caller's signed changes. Each must be signed by the caller's own key and
+/// be an action the caller's role may sign (403 otherwise); the ledger checks every other
+/// rule at append (409 with its reason). A change already recorded is a success.
+pub async fn append(
+    State(st): State<AppState>,
+    Extension(c): Who,
+    Json(req): Json<AppendRequest>,
+) -> ApiResult<Json<AppendResponse>> {
+    if req.submissions.is_empty() || req.submissions.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "a request carries 1 to {MAX_BATCH} changes"
+        )));
+    }
+    let mut subs = Vec::with_capacity(req.submissions.len());
+    let mut keys_changed = false;
+    let mut used_blobs = Vec::new();
+    for (i, w) in req.submissions.into_iter().enumerate() {
+        let (mut sub, blob) = w
+            .into_submission()
+            .map_err(|e| ApiError::bad_request(format!("change {i}: {e}")))?;
+        let sc = SignedChange::decode(&sub.signed)
+            .map_err(|e| ApiError::bad_request(format!("change {i}: malformed: {e}")))?;
+        let change = &sc.change;
+        if change.actor != c.key {
+            return Err(ApiError::forbidden(format!(
+                "change {i}: signed by key {}, not by the caller's key; a client sends only changes it signed",
+                hex::encode(change.actor)
+            )));
+        }
+        if !crate::ledger::authority::allowed(c.role, &change.action) {
+            return Err(ApiError::forbidden(format!(
+                "change {i}: a key of role {} may not sign {}",
+                c.role,
+                change.action.name()
+            )));
+        }
+        keys_changed |= matches!(
+            change.action,
+            Action::KeyRegister { .. } | Action::KeyRevoke { .. }
+        );
+        if let Some(b) = blob {
+            let staged = st.take_staged(&c.key, &change.record, &b).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "change {i}: blob {} was not uploaded by this caller to record {}",
+                        hex::encode(b),
+                        hex::encode(change.record)
+                    ),
+                )
+            })?;
+            used_blobs.push(staged.clone());
+            sub.attachment = Some(staged);
+        }
+        subs.push(sub);
+    }
+    let res = st.write(subs, keys_changed).await;
+    if res.is_err() {
+        // Let the caller retry the attach with the same upload.
+        for b in used_blobs {
+            st.put_staged(c.key, b);
+        }
+    }
+    let (outcomes, head) = res?;
+    Ok(Json(AppendResponse {
+        outcomes: outcomes.into_iter().map(OutcomeWire::from).collect(),
+        head,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(rename = "type")]
+    record_type: Option<String>,
+    status: Option<String>,
+    case: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let date = |s: Option<String>| -> ApiResult<_> {
+        s.map(|d| {
+            d.parse()
+                .map_err(|e| ApiError::bad_request(format!("{d:?}: {e}")))
+        })
+        .transpose()
+    };
+    let f = ListFilter {
+        record_type: q.record_type,
+        status: q.status,
+        case_number: q.case,
+        created_from: date(q.from)?,
+        created_to: date(q.to)?,
+        internal: false,
+    };
+    st.read(move |l| Ok(Json(json!(l.list(&f)?)))).await
+}
+
+pub async fn record(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let rid = parse_id(&id)?;
+    st.read(move |l| match l.record(&rid)? {
+        Some(s) => Ok(Json(json!(s))),
+        None => Err(ApiError::not_found(format!("record {id} not found"))),
+    })
+    .await
+}
+
+pub async fn history(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let rid = parse_id(&id)?;
+    st.read(move |l| Ok(Json(json!(l.history(&rid)?)))).await
+}
+
+pub async fn attachments(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let rid = parse_id(&id)?;
+    st.read(move |l| {
+        let list = l.attachments(&rid)?;
+        let v: Vec<_> = list
+            .iter()
+            .map(|(c, b, s)| json!({"change": hex::encode(c), "blob": hex::encode(b), "size": s}))
+            .collect();
+        Ok(Json(json!(v)))
+    })
+    .await
+}
+
+/// For a restricted record: checks that the caller may read it and appends their access
+/// change (durably) naming exactly `read`. Returns the access entry's sequence number.
+async fn log_restricted_read(
+    st: &AppState,
+    c: &Caller,
+    id: &[u8; 16],
+    read: &[u8; 32],
+    req: ReadRequest,
+    what: &str,
+) -> ApiResult<u64> {
+    c.require(&[Role::Supervisor, Role::Auditor]).map_err(|_| {
+        ApiError::forbidden(format!(
+            "record {} is sealed or confidential: only a supervisor or auditor may read its {what}",
+            hex::encode(id)
+        ))
+    })?;
+    let wire = req.access.ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "record {} is sealed or confidential: reading it is logged; send your signed access change",
+            hex::encode(id)
+        ))
+    })?;
+    let (sub, _) = wire.into_submission().map_err(ApiError::bad_request)?;
+    crate::ledger::read::check_access(id, read, &sub)?;
+    let sc = SignedChange::decode(&sub.signed)
+        .map_err(|e| ApiError::bad_request(format!("access change: {e}")))?;
+    if sc.change.actor != c.key {
+        return Err(ApiError::forbidden(
+            "the access change must be signed by the caller's own key",
+        ));
+    }
+    let (outcomes, _) = st.write(vec![sub], false).await?;
+    match outcomes.first() {
+        Some(crate::ledger::Outcome::Appended(seq)) => Ok(*seq),
+        Some(crate::ledger::Outcome::AlreadyRecorded(s)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("this access change was already used at entry {s}; sign a new one"),
+        )),
+        None => Err(ApiError::internal("logging the read", "no outcome")),
+    }
+}
+
+pub async fn content(
+    State(st): State<AppState>,
+    Extension(c): Who,
+    Path(id): Path<String>,
+    body: Option<Json<ReadRequest>>,
+) -> ApiResult<Json<ContentResponse>> {
+    let rid = parse_id(&id)?;
+    let req = body.map(|Json(r)| r).unwrap_or_default();
+    let (state, content) = st.read(move |l| Ok(l.readable_content(&rid)?)).await?;
+    let logged_at = if state.restricted() {
+        Some(log_restricted_read(&st, &c, &rid, &content, req, "content").await?)
+    } else {
+        None
+    };
+    st.read(move |l| {
+        let bytes = l.open_content(&rid, &content)?;
+        Ok(Json(ContentResponse {
+            content: crate::api::b64(&bytes),
+            case_number: l.case_number(&rid)?,
+            logged_at,
+        }))
+    })
+    .await
+}
+
+/// Streams an upload into the blobs folder, sealed on the way, with the caller's salt;
+/// checks the signed Content-Digest at the end and discards the blob if it differs.
+pub async fn upload(
+    State(st): State<AppState>,
+    Extension(c): Who,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<StagedWire>> {
+    use futures_util::TryStreamExt;
+    let rid = parse_id(&id)?;
+    let salt = headers
+        .get(SALT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::crypto::parse_hex32)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("the {SALT_HEADER} header must hold 64 hex digits"))
+        })?;
+    let stager = st
+        .read(move |l| {
+            let s = l.record(&rid)?.ok_or_else(|| {
+                ApiError::not_found(format!("record {} not found", hex::encode(rid)))
+            })?;
+            if s.disposed.is_some() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("record {} was disposed", hex::encode(rid)),
+                ));
+            }
+            Ok(l.attachment_stager(&rid)?)
+        })
+        .await?;
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let expected = c.content_digest.clone();
+    let staged = tokio::task::spawn_blocking(move || {
+        let mut bridge = tokio_util::io::SyncIoBridge::new(reader);
+        let mut digest = crate::httpsig::DigestWriter::new();
+        let mut tee = Tee {
+            inner: &mut bridge,
+            digest: &mut digest,
+        };
+        let staged = stager.stage(&mut tee, salt)?;
+        if digest.finish() != expected {
+            stager.discard(&staged);
+            return Err(ApiError::unauthorized(
+                "the body does not match its signed Content-Digest",
+            ));
+        }
+        Ok::<_, ApiError>(staged)
+    })
+    .await
+    .map_err(|e| ApiError::internal("the upload", e))??;
+    let wire = StagedWire::from(&staged);
+    st.put_staged(c.key, staged);
+    Ok(Json(wire))
+}
+
+struct Tee<'a, R> {
+    inner: &'a mut R,
+    digest: &'a mut crate::httpsig::DigestWriter,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Streams an attachment out. The plaintext's commitment is checked as it streams; a
+/// mismatch at the end aborts the body, so a client never sees a complete, bad file
+/// (the client checks the commitment too).
+pub async fn download(
+    State(st): State<AppState>,
+    Extension(c): Who,
+    Path((id, blob)): Path<(String, String)>,
+    body: Option<Json<ReadRequest>>,
+) -> ApiResult<Response> {
+    let rid = parse_id(&id)?;
+    let blob = parse_hash(&blob, "blob commitment")?;
+    let req = body.map(|Json(r)| r).unwrap_or_default();
+    let (state, change) = st
+        .read(move |l| Ok(l.readable_attachment(&rid, &blob)?))
+        .await?;
+    if state.restricted() {
+        log_restricted_read(&st, &c, &rid, &change, req, "attachments").await?;
+    }
+    let reader = st
+        .read(move |l| Ok(l.blob_reader(&rid, &change, &blob)?))
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);
+    tokio::task::spawn_blocking(move || {
+        let res = reader.stream(|chunk| {
+            tx.blocking_send(Ok(bytes::Bytes::copy_from_slice(chunk)))
+                .map_err(|_| std::io::Error::other("the client went away"))
+        });
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "attachment stream aborted");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+pub async fn entry(State(st): State<AppState>, Path(seq): Path<u64>) -> ApiResult<Response> {
+    let bytes = st
+        .read(move |l| {
+            l.entry_bytes(seq)?
+                .ok_or_else(|| ApiError::not_found(format!("entry {seq} is not in the log")))
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    #[serde(default)]
+    pub from: u64,
+    /// `SIZE:HASH` the auditor holds.
+    #[serde(default)]
+    pub expect_head: Option<(u64, String)>,
+    /// A checkpoint note the auditor holds, with the verifier key to check it.
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+    #[serde(default)]
+    pub ledger_key: Option<String>,
+}
+
+pub async fn verify(
+    State(st): State<AppState>,
+    body: Option<Json<VerifyRequest>>,
+) -> ApiResult<Json<Value>> {
+    let req = body.map(|Json(r)| r).unwrap_or_default();
+    let expect_head = match req.expect_head {
+        None => None,
+        Some((size, h)) => Some((size, parse_hash(&h, "head hash")?)),
+    };
+    let opts = VerifyOptions {
+        from: req.from,
+        expect_head,
+        checkpoint: req.checkpoint,
+        ledger_key: req.ledger_key,
+    };
+    st.read(move |l| Ok(Json(json!(l.verify(&opts, &|_| {})?))))
+        .await
+}
+
+pub async fn checkpoints(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    st.read(|l| {
+        let rows: Vec<_> = l
+            .checkpoints()?
+            .iter()
+            .map(|k| {
+                let sigs =
+                    crate::merkle::note::Note::parse(&k.note).map_or(0, |n| n.signatures().len());
+                json!({"size": k.size, "signatures": sigs})
+            })
+            .collect();
+        Ok(Json(json!(rows)))
+    })
+    .await
+}
+
+pub async fn checkpoint_now(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    let kept = st.checkpoint().await?;
+    Ok(Json(json!({"size": kept.size, "note": kept.note})))
+}
+
+pub async fn checkpoint_show(
+    State(st): State<AppState>,
+    Path(size): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let size = match size.as_str() {
+        "latest" => None,
+        s => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("{s:?} is not a tree size")))?,
+        ),
+    };
+    st.read(move |l| {
+        let k = l
+            .kept_checkpoint(size)
+            .map_err(|e| ApiError::not_found(e.to_string()))?;
+        Ok(Json(json!({"size": k.size, "note": k.note})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    seq: u64,
+    size: Option<u64>,
+}
+
+pub async fn inclusion(
+    State(st): State<AppState>,
+    Query(q): Query<InclusionQuery>,
+) -> ApiResult<Json<Value>> {
+    st.read(move |l| {
+        let (size, text) = l.inclusion_text(q.seq, q.size)?;
+        Ok(Json(json!({"seq": q.seq, "size": size, "proof": text})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+pub async fn consistency(
+    State(st): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> ApiResult<Json<Value>> {
+    st.read(move |l| {
+        let (size, text) = l.consistency_text(q.from, q.to)?;
+        Ok(Json(json!({"from": q.from, "to": size, "proof": text})))
+    })
+    .await
+}
+
+pub async fn entry_tile(
+    State(_st): State<AppState>,
+    Path(_path): Path<String>,
+) -> ApiResult<Response> {
+    Err(ApiError::not_found("entry bundles are not served yet"))
+}
+
+pub async fn backup(State(_st): State<AppState>) -> ApiResult<Response> {
+    Err(ApiError::not_found("backup is not served yet"))
+}

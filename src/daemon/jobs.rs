@@ -1,0 +1,97 @@
+//! Background jobs: a checkpoint on a timer (when the log grew), a retention report
+//! written to a folder on a timer. Each failure is logged and retried at the next tick;
+//! none stops the daemon.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::{AppState, Config};
+
+/// Starts the configured jobs; the caller aborts them at shutdown.
+pub fn start(state: AppState, config: &Config) -> Vec<JoinHandle<()>> {
+    let mut jobs = Vec::new();
+    if config.checkpoint_secs > 0 && state.ledger_key.is_some() {
+        let st = state.clone();
+        let every = Duration::from_secs(config.checkpoint_secs);
+        jobs.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                checkpoint_if_grown(&st).await;
+            }
+        }));
+    }
+    if let Some(r) = &config.report {
+        let st = state.clone();
+        let dir = r.dir.clone();
+        let every = Duration::from_secs(r.every_secs);
+        jobs.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let dir = dir.clone();
+                match st.read(move |l| Ok(write_report(l, &dir))).await {
+                    Ok(Ok(path)) => tracing::info!(file = %path, "retention report written"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "retention report failed"),
+                    Err(e) => tracing::error!(error = %e.message, "retention report failed"),
+                }
+            }
+        }));
+    }
+    jobs
+}
+
+async fn checkpoint_if_grown(st: &AppState) {
+    let grown = st
+        .read(|l| {
+            let kept = l.latest_checkpoint()?.map_or(0, |k| k.size);
+            Ok(l.head().size > kept)
+        })
+        .await;
+    if let Ok(true) = grown {
+        match st.checkpoint().await {
+            Ok(k) => tracing::info!(size = k.size, "checkpoint signed"),
+            Err(e) => tracing::error!(error = %e.message, "checkpoint failed"),
+        }
+    }
+}
+
+/// Writes `retention-YYYY-MM-DD.json` (the `retention report --json` document) into
+/// `dir` through a temporary file, fsynced and renamed.
+pub(crate) fn write_report(l: &crate::ledger::Ledger, dir: &Path) -> Result<String, String> {
+    use std::io::Write;
+    let policy = l.policy().map_err(|e| e.to_string())?;
+    let date = jiff::Zoned::now()
+        .with_time_zone(policy.time_zone.clone())
+        .date();
+    let Some((adopted, schedule)) = l.schedule_in_force().map_err(|e| e.to_string())? else {
+        return Err("no retention schedule is adopted".into());
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("retention-{date}.json"));
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut records = Vec::new();
+    let by_status = l
+        .retention_report(&schedule, date, &mut |o| {
+            records.push(o);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    let n = records.len();
+    let doc = serde_json::json!({
+        "records": records,
+        "summary": {"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status},
+    });
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    serde_json::to_writer(&mut tmp, &doc).map_err(|e| format!("{}: {e}", path.display()))?;
+    tmp.flush().map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(&path).map_err(|e| io(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(path.display().to_string())
+}

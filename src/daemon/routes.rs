@@ -1,0 +1,105 @@
+//! The route table: every authenticated route, the roles that may call it (DESIGN.md's
+//! roles table, checked here on the server before the handler runs), and whether it
+//! streams its request body. The router, the OpenAPI check and the role-matrix test
+//! all read this one table.
+
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
+
+use super::handlers as h;
+use super::AppState;
+use crate::format::Role;
+
+const ALL: &[Role] = &[Role::Clerk, Role::Supervisor, Role::Auditor, Role::Admin];
+const WRITERS: &[Role] = &[Role::Clerk, Role::Supervisor];
+const ADMIN: &[Role] = &[Role::Admin];
+
+/// One authenticated route.
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub roles: &'static [Role],
+    /// The handler checks the body's digest itself while streaming it.
+    pub streams_body: bool,
+    pub summary: &'static str,
+}
+
+const fn r(
+    method: Method,
+    path: &'static str,
+    roles: &'static [Role],
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        roles,
+        streams_body: false,
+        summary,
+    }
+}
+
+/// Every authenticated route. Changes are checked again per action by the ledger
+/// (`POST /v1/changes` answers 403 for an action the caller's role may not sign).
+pub const ROUTES: &[RouteSpec] = &[
+    r(Method::GET, "/v1/ledger", ALL, "The ledger's origin, head and checkpoint verifier key."),
+    r(Method::GET, "/v1/whoami", ALL, "The caller's registered key, person and role."),
+    r(Method::GET, "/v1/keys", ALL, "Every registered key (`key list`)."),
+    r(Method::POST, "/v1/changes", ALL, "Append signed changes (group-committed, durable before the answer)."),
+    r(Method::GET, "/v1/records", ALL, "List records (`record list`)."),
+    r(Method::GET, "/v1/records/{id}", ALL, "A record's state (no content)."),
+    r(Method::GET, "/v1/records/{id}/history", ALL, "A record's changes (`record history`)."),
+    r(Method::POST, "/v1/records/{id}/content", ALL, "A record's content; a sealed or confidential record's only to a supervisor or auditor, after their signed access change is appended."),
+    r(Method::GET, "/v1/records/{id}/attachments", ALL, "A record's attachments."),
+    RouteSpec {
+        method: Method::POST,
+        path: "/v1/records/{id}/blobs",
+        roles: WRITERS,
+        streams_body: true,
+        summary: "Upload an attachment, sealed as it streams in; the change that attaches it follows.",
+    },
+    r(Method::POST, "/v1/records/{id}/attachments/{blob}", ALL, "Download an attachment (streamed); restricted records as for content."),
+    r(Method::GET, "/v1/entries/{seq}", ALL, "An entry's stored bytes."),
+    r(Method::POST, "/v1/verify", ALL, "Verify the whole log (`verify`)."),
+    r(Method::GET, "/v1/checkpoints", ALL, "Kept checkpoints (`checkpoint list`)."),
+    r(Method::POST, "/v1/checkpoints", ALL, "Sign a checkpoint of the current head now."),
+    r(Method::GET, "/v1/checkpoints/{size}", ALL, "A kept checkpoint note (`checkpoint show`); `latest` for the newest."),
+    r(Method::GET, "/v1/proofs/inclusion", ALL, "A tlog-proof of entry `seq` in the kept checkpoint of `size`."),
+    r(Method::GET, "/v1/proofs/consistency", ALL, "A consistency proof from `from` to the kept checkpoint of `to`."),
+    r(Method::GET, "/tile/entries/{*path}", ALL, "C2SP tlog-tiles entry bundles."),
+    r(Method::POST, "/v1/backup", ADMIN, "A consistent copy of the ledger, as a tar stream (writes wait meanwhile)."),
+];
+
+/// The spec of an authenticated route, by method and matched path.
+pub fn spec(method: &Method, path: &str) -> Option<&'static RouteSpec> {
+    ROUTES.iter().find(|s| s.method == method && s.path == path)
+}
+
+/// The handler of each route in [`ROUTES`]; the router is built from both, so a route
+/// cannot exist without its roles.
+pub fn handler(method: &Method, path: &str) -> Option<MethodRouter<AppState>> {
+    let m = match (method.as_str(), path) {
+        ("GET", "/v1/ledger") => get(h::ledger_info),
+        ("GET", "/v1/whoami") => get(h::whoami),
+        ("GET", "/v1/keys") => get(h::keys),
+        ("POST", "/v1/changes") => post(h::append),
+        ("GET", "/v1/records") => get(h::list),
+        ("GET", "/v1/records/{id}") => get(h::record),
+        ("GET", "/v1/records/{id}/history") => get(h::history),
+        ("POST", "/v1/records/{id}/content") => post(h::content),
+        ("GET", "/v1/records/{id}/attachments") => get(h::attachments),
+        ("POST", "/v1/records/{id}/blobs") => post(h::upload),
+        ("POST", "/v1/records/{id}/attachments/{blob}") => post(h::download),
+        ("GET", "/v1/entries/{seq}") => get(h::entry),
+        ("POST", "/v1/verify") => post(h::verify),
+        ("GET", "/v1/checkpoints") => get(h::checkpoints),
+        ("POST", "/v1/checkpoints") => post(h::checkpoint_now),
+        ("GET", "/v1/checkpoints/{size}") => get(h::checkpoint_show),
+        ("GET", "/v1/proofs/inclusion") => get(h::inclusion),
+        ("GET", "/v1/proofs/consistency") => get(h::consistency),
+        ("GET", "/tile/entries/{*path}") => get(h::entry_tile),
+        ("POST", "/v1/backup") => post(h::backup),
+        _ => return None,
+    };
+    Some(m)
+}

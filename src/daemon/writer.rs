@@ -1,0 +1,214 @@
+//! The ledger's single writer, with group commit.
+//!
+//! Every write goes through one thread. It takes the first waiting job, then every other
+//! append job already queued (up to `max_batch` changes), and appends them as one store
+//! batch: one flush and one round of fsyncs for all of them. Each request is answered
+//! only after that batch is durable.
+//!
+//! Invariants:
+//! - Sequence numbers stay dense and the chain unforked: only this thread appends.
+//! - One request's refused change never fails another's: if a grouped batch is refused,
+//!   each request is appended again on its own, so only the bad one is answered with the
+//!   refusal.
+//! - Dropping every [`Writer`] lets queued jobs finish, then ends the thread.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ledger::{KeyState, Ledger, LedgerError, Outcome, Submission};
+
+type Exclusive = Box<dyn FnOnce(&mut Ledger) + Send>;
+
+enum Job {
+    Append {
+        subs: Vec<Submission>,
+        keys_changed: bool,
+        reply: oneshot::Sender<Result<(Vec<Outcome>, u64), LedgerError>>,
+    },
+    Exclusive(Exclusive),
+}
+
+/// The key registry as the authenticator reads it: replaced after every batch that
+/// registered, rotated or revoked a key, so authentication never waits for a write.
+pub type KeyRegistry = Arc<RwLock<Arc<HashMap<[u8; 32], KeyState>>>>;
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// The writer is gone (the daemon is shutting down).
+#[derive(Debug)]
+pub struct Stopped;
+
+impl Writer {
+    /// Starts the writer thread over `ledger`.
+    pub fn start(
+        ledger: Arc<RwLock<Ledger>>,
+        keys: KeyRegistry,
+        max_batch: usize,
+    ) -> (Writer, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4096);
+        let handle = std::thread::Builder::new()
+            .name("blotter-writer".into())
+            .spawn(move || run(ledger, keys, rx, max_batch.max(1)));
+        match handle {
+            Ok(h) => (Writer { tx }, h),
+            // Without its thread the daemon cannot write; answer every write "stopped".
+            Err(e) => {
+                tracing::error!(error = %e, "could not start the writer thread");
+                let (tx, _) = mpsc::channel(1);
+                (Writer { tx }, std::thread::spawn(|| {}))
+            }
+        }
+    }
+
+    /// Appends `subs` in the next group; returns their outcomes and the head after the
+    /// durable batch.
+    pub async fn append(
+        &self,
+        subs: Vec<Submission>,
+        keys_changed: bool,
+    ) -> Result<Result<(Vec<Outcome>, u64), LedgerError>, Stopped> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Append {
+                subs,
+                keys_changed,
+                reply,
+            })
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Runs `f` alone with the ledger, between groups (checkpoints, purges, backups).
+    pub async fn exclusive<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> T + Send + 'static,
+    ) -> Result<T, Stopped> {
+        let (reply, rx) = oneshot::channel();
+        let job: Exclusive = Box::new(move |l| {
+            let _ = reply.send(f(l));
+        });
+        self.tx
+            .send(Job::Exclusive(job))
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+}
+
+struct Pending {
+    subs: Vec<Submission>,
+    reply: oneshot::Sender<Result<(Vec<Outcome>, u64), LedgerError>>,
+}
+
+fn run(
+    ledger: Arc<RwLock<Ledger>>,
+    keys: KeyRegistry,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+) {
+    let mut next: Option<Job> = None;
+    loop {
+        let first = match next.take() {
+            Some(j) => j,
+            None => match rx.blocking_recv() {
+                Some(j) => j,
+                None => return,
+            },
+        };
+        let mut group = Vec::new();
+        let mut refresh = false;
+        let mut count = 0;
+        let mut job = Some(first);
+        while let Some(j) = job.take() {
+            match j {
+                Job::Exclusive(f) if group.is_empty() => {
+                    with_ledger(&ledger, |l| f(l));
+                    refresh = true;
+                    break;
+                }
+                Job::Exclusive(f) => {
+                    next = Some(Job::Exclusive(f));
+                    break;
+                }
+                Job::Append {
+                    subs,
+                    keys_changed,
+                    reply,
+                } => {
+                    count += subs.len();
+                    refresh |= keys_changed;
+                    group.push(Pending { subs, reply });
+                }
+            }
+            if count < max_batch {
+                job = rx.try_recv().ok();
+            }
+        }
+        if !group.is_empty() {
+            commit(&ledger, group);
+        }
+        if refresh {
+            with_ledger(&ledger, |l| {
+                let map: HashMap<_, _> = l.keys().map(|k| (k.key, k.clone())).collect();
+                if let Ok(mut g) = keys.write() {
+                    *g = Arc::new(map);
+                }
+            });
+        }
+    }
+}
+
+fn with_ledger(ledger: &RwLock<Ledger>, f: impl FnOnce(&mut Ledger)) {
+    match ledger.write() {
+        Ok(mut l) => f(&mut l),
+        // A panic while appending poisons the lock; the store's batch is atomic, so the
+        // ledger on disk is whole. Keep serving from it.
+        Err(poisoned) => f(&mut poisoned.into_inner()),
+    }
+}
+
+/// Appends a group as one batch; if the ledger refuses it, appends each request alone.
+fn commit(ledger: &RwLock<Ledger>, group: Vec<Pending>) {
+    if group.len() == 1 {
+        for p in group {
+            let mut res = None;
+            with_ledger(ledger, |l| res = Some(append(l, p.subs)));
+            if let Some(r) = res {
+                let _ = p.reply.send(r);
+            }
+        }
+        return;
+    }
+    let all: Vec<Submission> = group.iter().flat_map(|p| p.subs.iter().cloned()).collect();
+    let mut res = None;
+    with_ledger(ledger, |l| res = Some(append(l, all)));
+    match res {
+        Some(Ok((outcomes, head))) => {
+            let mut rest = outcomes.into_iter();
+            for p in group {
+                let mine: Vec<Outcome> = rest.by_ref().take(p.subs.len()).collect();
+                let _ = p.reply.send(Ok((mine, head)));
+            }
+        }
+        _ => {
+            for p in group {
+                let mut res = None;
+                with_ledger(ledger, |l| res = Some(append(l, p.subs)));
+                if let Some(r) = res {
+                    let _ = p.reply.send(r);
+                }
+            }
+        }
+    }
+}
+
+fn append(l: &mut Ledger, subs: Vec<Submission>) -> Result<(Vec<Outcome>, u64), LedgerError> {
+    let outcomes = l.append(subs)?;
+    Ok((outcomes, l.head().size))
+}

@@ -1,0 +1,103 @@
+//! The replay cache: which (key, nonce) pairs were accepted recently.
+//!
+//! A signature is accepted only while `|now - created| <= MAX_SKEW_SECS`, so a nonce must
+//! be remembered only that long; entries are kept until `now > created + 2 * MAX_SKEW_SECS`,
+//! a margin for callers whose clocks read a little apart (one per thread).
+//!
+//! INVARIANTS:
+//! - A (key, nonce) pair that [`ReplayCache::check`] accepted with `created` is refused by
+//!   every later call, as long as no call in between passed a `now` later than
+//!   `created + 2 * MAX_SKEW_SECS` (so callers' clocks may disagree by up to a window).
+//! - The cache never evicts an unexpired entry to make room: when it is full it refuses
+//!   new requests instead ([`AuthError::ReplayCacheFull`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{AuthError, MAX_SKEW_SECS};
+
+/// Bounded, thread-safe replay cache of (key, nonce) seen within the skew window.
+pub struct ReplayCache {
+    capacity: usize,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// (key, nonce) → the time after which the entry is dropped.
+    by_pair: HashMap<([u8; 32], String), i64>,
+    /// The same entries ordered by that time, so expired ones are dropped oldest first.
+    by_expiry: BTreeSet<(i64, [u8; 32], String)>,
+}
+
+impl ReplayCache {
+    /// A cache that holds at most `capacity` unexpired entries.
+    pub fn new(capacity: usize) -> Self {
+        ReplayCache {
+            capacity,
+            seen: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// Records (key, nonce). `Err(Replayed)` if the pair was seen and has not expired;
+    /// entries expire once `now > created + 2*MAX_SKEW_SECS`. `Err(Stale)` if `created` is
+    /// outside the window (as [`super::verify_request`] would say), since no entry could
+    /// protect such a request. When full of unexpired entries it refuses
+    /// (`Err(ReplayCacheFull)`) rather than evict an entry that could still be replayed.
+    ///
+    /// O(log n) per call, plus O(log n) for each expired entry it drops.
+    pub fn check(
+        &self,
+        key: &[u8; 32],
+        nonce: &str,
+        created: i64,
+        now: i64,
+    ) -> Result<(), AuthError> {
+        if now.abs_diff(created) > MAX_SKEW_SECS.unsigned_abs() {
+            return Err(AuthError::Stale { created, now });
+        }
+        let expiry = created.saturating_add(2 * MAX_SKEW_SECS);
+        let mut seen = self.lock();
+        seen.drop_expired(now);
+        let pair = (*key, nonce.to_string());
+        if seen.by_pair.contains_key(&pair) {
+            return Err(AuthError::Replayed);
+        }
+        if seen.by_pair.len() >= self.capacity {
+            return Err(AuthError::ReplayCacheFull);
+        }
+        seen.by_expiry.insert((expiry, *key, pair.1.clone()));
+        seen.by_pair.insert(pair, expiry);
+        Ok(())
+    }
+
+    /// Entries held, including expired ones not yet dropped (dropping happens in `check`).
+    pub fn len(&self) -> usize {
+        self.lock().by_pair.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The lock, even if another thread panicked while holding it: nothing done under the
+    /// lock panics part way through an update.
+    fn lock(&self) -> MutexGuard<'_, Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Seen {
+    fn drop_expired(&mut self, now: i64) {
+        while let Some((expiry, _, _)) = self.by_expiry.first() {
+            if *expiry >= now {
+                break;
+            }
+            if let Some((_, key, nonce)) = self.by_expiry.pop_first() {
+                self.by_pair.remove(&(key, nonce));
+            }
+        }
+    }
+}
