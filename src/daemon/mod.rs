@@ -180,8 +180,8 @@ pub fn router(state: AppState) -> Router {
     }
     let authed = authed.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     let public = Router::new()
-        .route("/checkpoint", get(public::checkpoint))
-        .route("/tile/{*path}", get(public::tile));
+        .route(routes::PUBLIC[0], get(public::checkpoint))
+        .route(routes::PUBLIC[1], get(public::tile));
     Router::new()
         .merge(public)
         .merge(authed)

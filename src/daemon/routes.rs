@@ -70,6 +70,10 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::POST, "/v1/backup", ADMIN, "A consistent copy of the ledger, as a tar stream (writes wait meanwhile)."),
 ];
 
+/// The public read side (GET, no authentication): C2SP tlog-tiles' checkpoint and hash
+/// tiles, which reveal only hashes and the signed checkpoint.
+pub const PUBLIC: &[&str] = &["/checkpoint", "/tile/{*path}"];
+
 /// The spec of an authenticated route, by method and matched path.
 pub fn spec(method: &Method, path: &str) -> Option<&'static RouteSpec> {
     ROUTES.iter().find(|s| s.method == method && s.path == path)

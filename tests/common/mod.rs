@@ -331,3 +331,4 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     }
     found
 }
+pub mod daemon;

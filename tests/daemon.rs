@@ -1,0 +1,472 @@
+//! The daemon over loopback: authentication attacks, the role matrix, the CLI through
+//! `--server`, concurrent writers (group commit), a kill -9 under load, and the route
+//! table against docs/openapi.json.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use blotter::client::Client;
+use blotter::format::Action;
+use blotter::ledger::Draft;
+use common::daemon::{key, Daemon, Raw};
+use common::{blotter, demo};
+use serde_json::{json, Value};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = blotter().args(args).output().expect("run blotter");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn head(d: &Daemon) -> u64 {
+    let c = Client::new(&d.url, key(&d.dir.join("keys/auditor.key"))).unwrap();
+    c.info().unwrap().size
+}
+
+/// A signed record.create by `k` as the JSON body of POST /v1/changes.
+fn create_body(c: &Client, content: &[u8]) -> Value {
+    let mut d = Draft::new_record(
+        "incident",
+        "2026-01-02".parse().unwrap(),
+        Action::RecordCreate {
+            confidential: false,
+        },
+    );
+    d.content = Some(content.to_vec());
+    let sub = c.sign(d).unwrap();
+    json!({"submissions": [blotter::api::SubmissionWire::from_submission(&sub)]})
+}
+
+#[test]
+fn attacks_are_refused_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 20);
+    // clerk2 is revoked below, before the daemon starts reading its registry.
+    let (code, _, err) = run(&[
+        "--ledger",
+        dir.to_str().unwrap(),
+        "--key",
+        dir.join("keys/admin.key").to_str().unwrap(),
+        "key",
+        "revoke",
+        &hex::encode(key(&dir.join("keys/clerk2.key")).verifying_key().to_bytes()),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let d = Daemon::start(&dir);
+    let clerk = key(&dir.join("keys/clerk.key"));
+    let c = Client::new(&d.url, clerk.clone()).unwrap();
+    let before = head(&d);
+    let body = create_body(&c, br#"{"n":1}"#);
+
+    let check = |what: &str, raw: Raw, k: &ed25519_dalek::SigningKey, expect: u16| {
+        let (status, text) = raw.send(&d.url, k);
+        assert_eq!(status, expect, "{what}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(v["error"].is_string(), "{what}: error body {text}");
+        assert_eq!(head(&d), before, "{what}: nothing may be written");
+    };
+    let post = || Raw::new("POST", "/v1/changes").json(&body);
+    let mut r = post();
+    r.unsigned = true;
+    check("no signature", r, &clerk, 401);
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    check("unregistered key", post(), &stranger, 401);
+    check("revoked key", post(), &key(&dir.join("keys/clerk2.key")), 401);
+    let mut r = post();
+    r.signed_body = Some(b"{}".to_vec());
+    check("altered body", r, &clerk, 401);
+    let mut r = post();
+    r.signed_path = Some("/v1/records");
+    check("altered path", r, &clerk, 401);
+    let mut r = post();
+    r.created_offset = -120;
+    check("stale created", r, &clerk, 401);
+    let mut r = post();
+    r.created_offset = 120;
+    check("created in the future", r, &clerk, 401);
+    // Another person's valid change, relayed by a clerk: refused.
+    let other = Client::new(&d.url, key(&dir.join("keys/supervisor.key"))).unwrap();
+    check(
+        "someone else's change",
+        Raw::new("POST", "/v1/changes").json(&create_body(&other, b"{}")),
+        &clerk,
+        403,
+    );
+
+    // A replayed request: the first is recorded, the identical second refused.
+    let nonce = blotter::httpsig::new_nonce();
+    let mut r = post();
+    r.nonce = Some(nonce.clone());
+    let (status, text) = r.send(&d.url, &clerk);
+    assert_eq!(status, 200, "{text}");
+    let after = head(&d);
+    assert_eq!(after, before + 1);
+    let mut r = post();
+    r.nonce = Some(nonce);
+    let (status, text) = r.send(&d.url, &clerk);
+    assert_eq!(status, 401, "replay: {text}");
+    // The same signed change sent again in a fresh request is "already recorded".
+    let (status, text) = post().send(&d.url, &clerk);
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["outcomes"][0]["already_recorded"], true, "{text}");
+    assert_eq!(head(&d), after, "a retried write lands once");
+
+    // Reads are authenticated too; the public read side is not.
+    let mut r = Raw::new("GET", "/v1/records");
+    r.unsigned = true;
+    assert_eq!(r.send(&d.url, &clerk).0, 401);
+    let res = reqwest::blocking::get(format!("{}/checkpoint", d.url)).unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().unwrap().starts_with("demo.blotter.example/pd\n"));
+}
+
+/// DESIGN.md's roles table, per route: which roles are allowed.
+#[test]
+fn role_matrix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 20);
+    let d = Daemon::start(&dir);
+    let roles = ["clerk", "supervisor", "auditor", "admin"];
+    let keys: BTreeMap<&str, _> = roles
+        .iter()
+        .map(|r| (*r, key(&dir.join(format!("keys/{r}.key")))))
+        .collect();
+    let record = {
+        let (code, out, err) = run(&[
+            "--ledger",
+            "unused",
+            "--server",
+            &d.url,
+            "--key",
+            dir.join("keys/clerk.key").to_str().unwrap(),
+            "--json",
+            "record",
+            "list",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v[0]["id"].as_str().unwrap().to_string()
+    };
+    let all = &roles[..];
+    let rec = |s: &str| s.replace("{id}", &record);
+    // (method, path, roles allowed). Arguments that are wrong on purpose still show the
+    // role check: a refused role is 403 before anything else is looked at.
+    let table: Vec<(&str, String, &[&str])> = vec![
+        ("GET", "/v1/ledger".into(), all),
+        ("GET", "/v1/whoami".into(), all),
+        ("GET", "/v1/keys".into(), all),
+        ("GET", "/v1/records".into(), all),
+        ("GET", rec("/v1/records/{id}"), all),
+        ("GET", rec("/v1/records/{id}/history"), all),
+        ("POST", rec("/v1/records/{id}/content"), all),
+        ("GET", rec("/v1/records/{id}/attachments"), all),
+        ("POST", rec("/v1/records/{id}/blobs"), &["clerk", "supervisor"]),
+        ("GET", "/v1/entries/0".into(), all),
+        ("POST", "/v1/verify".into(), all),
+        ("GET", "/v1/checkpoints".into(), all),
+        ("GET", "/v1/checkpoints/latest".into(), all),
+        ("GET", "/v1/proofs/inclusion?seq=0".into(), all),
+        ("GET", "/v1/proofs/consistency?from=1".into(), all),
+        ("POST", "/v1/backup".into(), &["admin"]),
+    ];
+    for (method, path, allowed) in &table {
+        for role in roles {
+            let (status, text) = Raw::new(method, path).send(&d.url, &keys[role]);
+            let ok = allowed.contains(&role);
+            assert_eq!(
+                status == 403,
+                !ok,
+                "{role} {method} {path}: {status} {text}"
+            );
+            assert_ne!(status, 401, "{role} {method} {path}: {text}");
+        }
+    }
+    // Writes: each action by each role, through the CLI, as DESIGN.md's table says.
+    let payload = tmp.path().join("p.json");
+    std::fs::write(&payload, r#"{"a":1}"#).unwrap();
+    for role in roles {
+        let (code, _, err) = run(&[
+            "--server",
+            &d.url,
+            "--key",
+            dir.join(format!("keys/{role}.key")).to_str().unwrap(),
+            "record",
+            "create",
+            "--type",
+            "incident",
+            "--payload",
+            payload.to_str().unwrap(),
+        ]);
+        let ok = role == "clerk" || role == "supervisor";
+        assert_eq!(code == 0, ok, "{role} record create: {err}");
+        if !ok {
+            assert!(err.contains("(403)"), "{role}: {err}");
+        }
+        let (code, _, err) = run(&[
+            "--server",
+            &d.url,
+            "--key",
+            dir.join(format!("keys/{role}.key")).to_str().unwrap(),
+            "record",
+            "seal",
+            &record,
+            "--court-order",
+            "CO-1",
+        ]);
+        assert_eq!(code == 0, role == "supervisor", "{role} seal: {err}");
+        if role == "supervisor" {
+            let (code, _, err) = run(&[
+                "--server",
+                &d.url,
+                "--key",
+                dir.join("keys/supervisor.key").to_str().unwrap(),
+                "record",
+                "unseal",
+                &record,
+                "--court-order",
+                "CO-1",
+            ]);
+            assert_eq!(code, 0, "{err}");
+        }
+    }
+}
+
+/// Sealed and confidential records: content only to supervisors and auditors, each
+/// read logged as their signed access entry before the content is returned.
+#[test]
+fn restricted_reads_are_logged_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 20);
+    let d = Daemon::start(&dir);
+    let k = |r: &str| dir.join(format!("keys/{r}.key")).to_str().unwrap().to_string();
+    let payload = tmp.path().join("p.json");
+    std::fs::write(&payload, r#"{"juvenile":true}"#).unwrap();
+    let (code, out, err) = run(&[
+        "--server", &d.url, "--key", &k("clerk"), "--json", "record", "create", "--type",
+        "incident", "--payload", payload.to_str().unwrap(), "--confidential",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<Value>(&out).unwrap()["record"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let history = |who: &str| {
+        let (code, out, err) = run(&[
+            "--server", &d.url, "--key", &k(who), "--json", "record", "history", &id,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    for who in ["clerk", "admin"] {
+        let (code, out, err) = run(&[
+            "--server", &d.url, "--key", &k(who), "record", "show", &id,
+        ]);
+        assert_eq!(code, 2, "{who} must not read it: {out}");
+        assert!(err.contains("(403)"), "{who}: {err}");
+        assert!(!out.contains("juvenile"));
+    }
+    assert_eq!(history("clerk").as_array().unwrap().len(), 1, "refused reads log nothing");
+    for (n, who) in ["supervisor", "auditor"].iter().enumerate() {
+        let (code, out, err) = run(&[
+            "--server", &d.url, "--key", &k(who), "--json", "record", "show", &id,
+        ]);
+        assert_eq!(code, 0, "{who}: {err}");
+        assert!(out.contains("juvenile"));
+        let h = history(who);
+        assert_eq!(h.as_array().unwrap().len(), 2 + n, "{h}");
+        assert_eq!(h[1 + n]["action"], "access", "{h}");
+    }
+}
+
+#[test]
+fn script_through_server_matches_local() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = demo(tmp.path(), "local", 5);
+    let remote = demo(tmp.path(), "remote", 5);
+    let d = Daemon::start(&remote);
+    let file = tmp.path().join("scan.bin");
+    std::fs::write(&file, (0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()).unwrap();
+    let p1 = tmp.path().join("p1.json");
+    let p2 = tmp.path().join("p2.json");
+    std::fs::write(&p1, r#"{"offense":"theft","value":120}"#).unwrap();
+    std::fs::write(&p2, r#"{"offense":"theft","value":1200}"#).unwrap();
+    let script = |dir: &Path, server: Option<&str>| -> Vec<Value> {
+        let key = dir.join("keys/clerk.key");
+        let base: Vec<String> = match server {
+            Some(u) => vec!["--server".into(), u.into()],
+            None => vec!["--ledger".into(), dir.to_str().unwrap().into()],
+        };
+        let go = |args: &[&str]| -> Value {
+            let mut all: Vec<&str> = base.iter().map(String::as_str).collect();
+            all.extend(["--key", key.to_str().unwrap(), "--json"]);
+            all.extend(args);
+            let (code, out, err) = run(&all);
+            assert_eq!(code, 0, "{args:?}: {err}");
+            serde_json::from_str(&out).unwrap()
+        };
+        let created = go(&[
+            "record", "create", "--type", "arrest", "--payload", p1.to_str().unwrap(), "--case",
+            "24-0042", "--created-on", "2024-03-01",
+        ]);
+        let id = created["record"].as_str().unwrap().to_string();
+        go(&["record", "amend", &id, "--payload", p2.to_str().unwrap()]);
+        go(&["record", "status", &id, "--status", "closed", "--date", "2024-06-30"]);
+        go(&["record", "attach", &id, file.to_str().unwrap()]);
+        let mut show = go(&["record", "show", &id]);
+        let atts = go(&["record", "attachments", &id]);
+        let blob = atts[0]["blob"].as_str().unwrap().to_string();
+        let out = dir.join("out.bin");
+        go(&["record", "get-attachment", &id, &blob, "--out", out.to_str().unwrap()]);
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+        let history: Vec<Value> = go(&["record", "history", &id])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| json!([h["action"], h["person"]]))
+            .collect();
+        let listed = go(&["record", "list", "--case", "24-0042"]);
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        // What differs between two ledgers by construction: ids, hashes, sequence numbers.
+        for k in ["id", "latest", "case", "first_seq", "last_seq", "last_change_ms"] {
+            show.as_object_mut().unwrap().remove(k);
+        }
+        let verified = go(&["verify"]);
+        assert!(verified["problem"].is_null());
+        vec![show, json!(history), json!(atts[0]["size"])]
+    };
+    let a = script(&local, None);
+    let b = script(&remote, Some(&d.url));
+    assert_eq!(a, b);
+}
+
+/// 32 clients append at once for a bounded time; every acknowledged change is in the
+/// log exactly once, sequence numbers are dense, and the ledger verifies.
+#[test]
+fn concurrent_clients_group_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 5);
+    let d = Daemon::start(&dir);
+    let before = head(&d);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Instant::now() + Duration::from_secs(4);
+    std::thread::scope(|s| {
+        for t in 0..32 {
+            let acked = acked.clone();
+            let url = d.url.clone();
+            let k = key(&dir.join(if t % 2 == 0 { "keys/clerk.key" } else { "keys/clerk2.key" }));
+            s.spawn(move || {
+                let c = Client::new(&url, k).unwrap();
+                let mut i = 0;
+                while Instant::now() < stop {
+                    let body = create_body(&c, format!("{{\"t\":{t},\"i\":{i}}}").as_bytes());
+                    let sub: blotter::api::SubmissionWire =
+                        serde_json::from_value(body["submissions"][0].clone()).unwrap();
+                    let (sub, _) = sub.into_submission().unwrap();
+                    let (o, _) = c.append(&[sub]).unwrap();
+                    acked.lock().unwrap().push((o[0].seq(), t, i));
+                    i += 1;
+                }
+            });
+        }
+    });
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 32, "only {} appends", acked.len());
+    let seqs: BTreeSet<u64> = acked.iter().map(|a| a.0).collect();
+    assert_eq!(seqs.len(), acked.len(), "a sequence number was given twice");
+    let after = head(&d);
+    assert_eq!(after, before + acked.len() as u64, "dense: nothing else appended");
+    let c = Client::new(&d.url, key(&dir.join("keys/auditor.key"))).unwrap();
+    let report: Value = c.post("/v1/verify", &json!({})).unwrap();
+    assert!(report["problem"].is_null(), "{report}");
+    assert_eq!(d.stop(), 0, "a clean shutdown");
+}
+
+/// kill -9 under load, restart: every acknowledged change is there.
+#[test]
+fn crash_under_load_keeps_acknowledged_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 5);
+    let d = Daemon::start(&dir);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let url = d.url.clone();
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            let acked = acked.clone();
+            let url = url.clone();
+            let k = key(&dir.join("keys/clerk.key"));
+            std::thread::spawn(move || {
+                let c = Client::new(&url, k).unwrap();
+                for i in 0.. {
+                    let mut dr = Draft::new_record(
+                        "incident",
+                        "2026-01-02".parse().unwrap(),
+                        Action::RecordCreate { confidential: false },
+                    );
+                    dr.content = Some(format!("{{\"t\":{t},\"i\":{i}}}").into_bytes());
+                    let sub = c.sign(dr).unwrap();
+                    let id = hex::encode(blotter::format::SignedChange::decode(&sub.signed).unwrap().change.record);
+                    match c.append(&[sub]) {
+                        Ok((o, _)) => acked.lock().unwrap().push((id, o[0].seq())),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    d.kill();
+    for w in workers {
+        let _ = w.join();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(!acked.is_empty());
+    let d = Daemon::start(&dir);
+    let c = Client::new(&d.url, key(&dir.join("keys/auditor.key"))).unwrap();
+    for (id, seq) in &acked {
+        let h: Vec<Value> = c.get(&format!("/v1/records/{id}/history")).unwrap();
+        assert_eq!(h.len(), 1, "record {id}");
+        assert_eq!(h[0]["seq"].as_u64(), Some(*seq), "record {id}");
+    }
+    let report: Value = c.post("/v1/verify", &json!({})).unwrap();
+    assert!(report["problem"].is_null(), "{report}");
+}
+
+/// docs/openapi.json names exactly the router's routes, with their roles.
+#[test]
+fn openapi_matches_router() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+        .expect("docs/openapi.json");
+    let doc: Value = serde_json::from_str(&text).expect("openapi.json is JSON");
+    let mut documented = BTreeMap::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            let roles: Vec<String> = op["x-roles"]
+                .as_array()
+                .map(|a| a.iter().map(|r| r.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            documented.insert((method.to_uppercase(), path.clone()), roles);
+        }
+    }
+    let mut routed = BTreeMap::new();
+    for r in blotter::daemon::routes::ROUTES {
+        routed.insert(
+            (r.method.to_string(), r.path.replace("{*path}", "{path}")),
+            r.roles.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        );
+    }
+    for p in blotter::daemon::routes::PUBLIC {
+        routed.insert(("GET".to_string(), p.replace("{*path}", "{path}")), Vec::new());
+    }
+    assert_eq!(documented, routed);
+}
