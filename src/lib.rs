@@ -10,6 +10,7 @@ pub mod cli;
 pub mod crypto;
 pub mod demo;
 pub mod format;
+pub mod httpsig;
 pub mod import;
 pub mod ledger;
 pub mod merkle;
