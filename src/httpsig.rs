@@ -37,6 +37,7 @@
 //! - `@target-uri` is compared byte for byte: the verifier must be given the same absolute
 //!   URI text the client signed.
 
+mod base;
 mod replay;
 #[cfg(test)]
 mod tests;
@@ -45,10 +46,13 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use http::header::{HeaderMap, HeaderName};
-use sfv::{BareItem, Dictionary, FieldType, InnerList, Item, List, ListEntry, Parser, Version};
+use sfv::{BareItem, Dictionary, FieldType, InnerList, Item, ListEntry, Parser, Version};
 use sha2::{Digest, Sha256};
 
+pub use base::signature_base;
 pub use replay::ReplayCache;
+
+use base::{base_for, base_text, covered_components, field_value, serialize_inner_list};
 
 /// The one signature label of the profile.
 pub const LABEL: &str = "sig1";
@@ -60,16 +64,8 @@ pub const REQUIRED: [&str; 3] = ["@method", "@target-uri", "content-digest"];
 pub const ALG: &str = "ed25519";
 /// Bounds on the length of a nonce, in characters.
 pub const NONCE_LEN: std::ops::RangeInclusive<usize> = 16..=128;
-
-/// The derived components [`signature_base`] can compute (RFC 9421 §2.2).
-const DERIVED: [&str; 6] = [
-    "@method",
-    "@target-uri",
-    "@authority",
-    "@scheme",
-    "@path",
-    "@query",
-];
+/// At most this many covered components: bounds the work a request can ask for.
+pub const MAX_COMPONENTS: usize = 32;
 
 const SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
 const SIGNATURE: HeaderName = HeaderName::from_static("signature");
@@ -209,7 +205,9 @@ pub struct Verified {
     /// The signer's Ed25519 public key (from `keyid`). Whether it is registered, and for
     /// what, is the caller's question.
     pub key: [u8; 32],
+    /// The signature's `created`, within [`MAX_SKEW_SECS`] of the `now` it was checked at.
     pub created: i64,
+    /// The signature's `nonce`, for the [`ReplayCache`].
     pub nonce: String,
     /// The covered digest in the form [`content_digest`] gives: `sha-256=:BASE64:`.
     pub content_digest: String,
@@ -237,7 +235,8 @@ impl Verified {
 /// `|now - created| <= MAX_SKEW_SECS`; `expires`, if present, has not passed; `nonce` is
 /// present, 16..=128 characters; the `Content-Digest` header is present and holds a
 /// `sha-256` member; the signature is 64 bytes and verifies with `verify_strict` over the
-/// signature base.
+/// signature base. `Signature-Input`, `Signature` and `Content-Digest` must be in canonical
+/// RFC 8941 form (what [`sign_request`] and [`content_digest`] write).
 ///
 /// Does NOT check the body against the digest ([`Verified::check_digest`]), key
 /// registration, or replay ([`ReplayCache`]).
@@ -320,157 +319,6 @@ pub fn verify_request(
     })
 }
 
-/// The RFC 9421 §2.5 signature base of a request for the signature parameters
-/// `signature_params`: the serialized inner list with its parameters, as it follows the
-/// label in `Signature-Input` (e.g. `("@method" "@path");created=1618884473;keyid="k"`),
-/// in canonical form. The covered components are read from it.
-///
-/// Computes the derived components `@method` (`method` as given), `@target-uri`
-/// (`target_uri` as given), `@authority` (lowercase host, then `:port` unless it is the
-/// scheme's default), `@scheme`, `@path` (`/` when empty) and `@query` (with its leading
-/// `?`; `?` alone when there is none); and header fields (each line trimmed, several lines
-/// joined with `", "`). Component parameters (`;sf`, `;key`, `;req`, `;bs`, `;tr`) and other
-/// derived components are refused as unsupported.
-pub fn signature_base(
-    method: &str,
-    target_uri: &str,
-    headers: &HeaderMap,
-    signature_params: &str,
-) -> Result<String, AuthError> {
-    let list: List = Parser::new(signature_params)
-        .with_version(Version::Rfc8941)
-        .parse()
-        .map_err(|e| malformed(format!("signature parameters: {e}")))?;
-    let inner = match list.as_slice() {
-        [ListEntry::InnerList(inner)] => inner,
-        _ => return Err(malformed("signature parameters are not one inner list")),
-    };
-    if serialize_inner_list(inner)? != signature_params {
-        return Err(malformed("signature parameters are not in canonical form"));
-    }
-    base_for(
-        method,
-        target_uri,
-        headers,
-        &covered_components(inner)?,
-        signature_params,
-    )
-}
-
-/// The signature base of already checked components.
-fn base_for(
-    method: &str,
-    target_uri: &str,
-    headers: &HeaderMap,
-    components: &[&str],
-    signature_params: &str,
-) -> Result<String, AuthError> {
-    let mut uri = None;
-    let mut lines = Vec::with_capacity(components.len());
-    for &name in components {
-        let value = match name {
-            "@method" => method.to_string(),
-            "@target-uri" => target_uri.to_string(),
-            "@authority" | "@scheme" | "@path" | "@query" => {
-                if uri.is_none() {
-                    uri = Some(parse_target(target_uri)?);
-                }
-                derived_from_uri(name, uri.as_ref())?
-            }
-            _ => field_value(headers, &header_name(name)?)?
-                .ok_or_else(|| AuthError::MissingCovered(name.to_string()))?,
-        };
-        if value.chars().any(|c| c.is_control() && c != '\t') {
-            return Err(malformed(format!(
-                "the value of {name} has a control character"
-            )));
-        }
-        lines.push((name, value));
-    }
-    Ok(base_text(
-        lines.iter().map(|(n, v)| (*n, v.as_str())),
-        signature_params,
-    ))
-}
-
-/// Joins the lines of a signature base. Every value has been checked to have no line break.
-fn base_text<'a>(
-    lines: impl IntoIterator<Item = (&'a str, &'a str)>,
-    signature_params: &str,
-) -> String {
-    let mut base = String::new();
-    for (name, value) in lines {
-        base.push_str(&format!("\"{name}\": {value}\n"));
-    }
-    base.push_str(&format!("\"@signature-params\": {signature_params}"));
-    base
-}
-
-fn parse_target(target_uri: &str) -> Result<http::Uri, AuthError> {
-    let uri: http::Uri = target_uri
-        .parse()
-        .map_err(|_| malformed("the target URI does not parse"))?;
-    if uri.scheme().is_none() || uri.host().is_none() {
-        return Err(malformed("the target URI is not absolute"));
-    }
-    Ok(uri)
-}
-
-fn derived_from_uri(name: &str, uri: Option<&http::Uri>) -> Result<String, AuthError> {
-    let Some(uri) = uri else {
-        return Err(malformed("the target URI does not parse"));
-    };
-    let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
-    Ok(match name {
-        "@scheme" => scheme,
-        "@authority" => {
-            let host = uri.host().unwrap_or_default().to_ascii_lowercase();
-            let default = match scheme.as_str() {
-                "http" => Some(80),
-                "https" => Some(443),
-                _ => None,
-            };
-            match uri.port_u16() {
-                Some(port) if Some(port) != default => format!("{host}:{port}"),
-                _ => host,
-            }
-        }
-        "@path" if uri.path().is_empty() => "/".to_string(),
-        "@path" => uri.path().to_string(),
-        "@query" => format!("?{}", uri.query().unwrap_or_default()),
-        _ => return Err(AuthError::Unsupported(format!("derived component {name}"))),
-    })
-}
-
-/// A header field's value per RFC 9421 §2.1: each line trimmed, lines joined with ", ".
-/// `None` when the request has no such field.
-fn field_value(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, AuthError> {
-    let mut out: Option<String> = None;
-    for value in headers.get_all(name) {
-        let value = value
-            .to_str()
-            .map_err(|_| malformed(format!("the {name} header is not visible ASCII")))?
-            .trim();
-        match out.as_mut() {
-            Some(out) => {
-                out.push_str(", ");
-                out.push_str(value);
-            }
-            None => out = Some(value.to_string()),
-        }
-    }
-    Ok(out)
-}
-
-fn header_name(name: &str) -> Result<HeaderName, AuthError> {
-    match HeaderName::from_bytes(name.as_bytes()) {
-        Ok(h) if h.as_str() == name => Ok(h),
-        _ => Err(malformed(format!(
-            "`{name}` is not a lowercase header field name"
-        ))),
-    }
-}
-
 /// Parses an RFC 8941 dictionary and insists that the text is its canonical serialization.
 fn parse_dictionary(field: &str, value: &str) -> Result<Dictionary, AuthError> {
     let dict: Dictionary = Parser::new(value)
@@ -504,40 +352,6 @@ fn only_member<'a>(field: &str, dict: &'a Dictionary) -> Result<&'a ListEntry, A
             dict.len()
         ))),
     }
-}
-
-/// The covered component names: strings without parameters, each supported, none twice.
-fn covered_components(inner: &InnerList) -> Result<Vec<&str>, AuthError> {
-    let mut names: Vec<&str> = Vec::with_capacity(inner.items.len());
-    for item in &inner.items {
-        let BareItem::String(name) = &item.bare_item else {
-            return Err(malformed("a covered component is not a string"));
-        };
-        let name = name.as_str();
-        if !item.params.is_empty() {
-            return Err(AuthError::Unsupported(format!(
-                "parameters on the component {name}"
-            )));
-        }
-        if name.starts_with('@') {
-            if !DERIVED.contains(&name) {
-                return Err(AuthError::Unsupported(format!("derived component {name}")));
-            }
-        } else {
-            header_name(name)?;
-        }
-        if names.contains(&name) {
-            return Err(malformed(format!("the component {name} is covered twice")));
-        }
-        names.push(name);
-    }
-    Ok(names)
-}
-
-fn serialize_inner_list(inner: &InnerList) -> Result<String, AuthError> {
-    let list: List = vec![ListEntry::InnerList(inner.clone())];
-    list.serialize()
-        .ok_or_else(|| malformed("empty signature parameters"))
 }
 
 /// The signature parameters of the profile, read and checked.

@@ -101,3 +101,115 @@ impl Seen {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: i64 = 1_700_000_000;
+    const NONCE: &str = "dGhpcy1pcy1hLW5vbmNl";
+
+    // ---------------------------------------------------------------------------------------
+    // ReplayCache.
+    // ---------------------------------------------------------------------------------------
+
+    #[test]
+    fn replay_second_use_refused() {
+        let cache = ReplayCache::new(10);
+        let k = [1u8; 32];
+        cache.check(&k, NONCE, NOW, NOW).unwrap();
+        assert_eq!(
+            cache.check(&k, NONCE, NOW, NOW + 30),
+            Err(AuthError::Replayed)
+        );
+        // Even under another `created`.
+        assert_eq!(
+            cache.check(&k, NONCE, NOW + 10, NOW + 30),
+            Err(AuthError::Replayed)
+        );
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn replay_same_nonce_other_key_ok() {
+        let cache = ReplayCache::new(10);
+        cache.check(&[1; 32], NONCE, NOW, NOW).unwrap();
+        cache.check(&[2; 32], NONCE, NOW, NOW).unwrap();
+        cache
+            .check(&[1; 32], "another-nonce-value", NOW, NOW)
+            .unwrap();
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn replay_full_cache_refuses_and_expiry_frees_capacity() {
+        let cache = ReplayCache::new(2);
+        assert!(cache.is_empty());
+        cache
+            .check(&[1; 32], "nonce-number-0001", NOW, NOW)
+            .unwrap();
+        cache
+            .check(&[1; 32], "nonce-number-0002", NOW + 10, NOW)
+            .unwrap();
+        assert_eq!(
+            cache.check(&[1; 32], "nonce-number-0003", NOW, NOW),
+            Err(AuthError::ReplayCacheFull)
+        );
+        // Still full at the last second of the first entry.
+        let t = NOW + 2 * MAX_SKEW_SECS;
+        assert_eq!(
+            cache.check(&[1; 32], "nonce-number-0003", t - 60, t),
+            Err(AuthError::ReplayCacheFull)
+        );
+        // One second later the first entry has expired; the second (created 10 s later) not.
+        cache
+            .check(&[1; 32], "nonce-number-0003", t - 59, t + 1)
+            .unwrap();
+        assert_eq!(cache.len(), 2);
+        assert_eq!(
+            cache.check(&[1; 32], "nonce-number-0002", t - 59, t + 1),
+            Err(AuthError::Replayed)
+        );
+    }
+
+    #[test]
+    fn replay_cache_refuses_outside_the_window() {
+        let cache = ReplayCache::new(10);
+        for created in [NOW - 61, NOW + 61, i64::MIN, i64::MAX] {
+            assert_eq!(
+                cache.check(&[1; 32], NONCE, created, NOW),
+                Err(AuthError::Stale { created, now: NOW })
+            );
+        }
+        assert!(cache.is_empty());
+    }
+
+    proptest! {
+        /// A replay within the window is always refused, whatever the two requests' clocks
+        /// and whatever other requests came in between (from clocks within the margin).
+        #[test]
+        fn replay_within_window_always_refused(
+            created in -1_000_000i64..1_000_000,
+            first in -MAX_SKEW_SECS..=MAX_SKEW_SECS,
+            again in -MAX_SKEW_SECS..=MAX_SKEW_SECS,
+            again_created in -MAX_SKEW_SECS..=MAX_SKEW_SECS,
+            others in proptest::collection::vec(
+                (0u8..4, -MAX_SKEW_SECS..=MAX_SKEW_SECS, -MAX_SKEW_SECS..=2 * MAX_SKEW_SECS),
+                0..40,
+            ),
+        ) {
+            let cache = ReplayCache::new(64);
+            let key = [7u8; 32];
+            cache.check(&key, "the-nonce-under-test", created, created + first).unwrap();
+            for (i, (k, c, n)) in others.iter().enumerate() {
+                let _ = cache.check(&[*k; 32], &format!("other-nonce-{i:06}"), created + c, created + n);
+            }
+            let now = created + again;
+            prop_assert_eq!(
+                cache.check(&key, "the-nonce-under-test", now + again_created, now),
+                Err(AuthError::Replayed)
+            );
+        }
+    }
+}
