@@ -75,6 +75,9 @@ pub enum Command {
     /// Export, verify, restore and transfer encrypted archives of records (docs/ARCHIVES.md).
     #[command(subcommand)]
     Archive(ArchiveCmd),
+    /// Write a consistent copy of the ledger into a new folder that opens as a ledger
+    /// (docs/BACKUP.md).
+    Backup(BackupArgs),
     /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
     Demo {
         #[arg(default_value = "blotter-demo")]
@@ -83,6 +86,13 @@ pub enum Command {
         #[arg(long, default_value_t = 3000)]
         records: usize,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The folder to create (never an existing one, nor one inside the ledger folder).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,7 @@
 
 mod archive;
 pub mod args;
+mod backup;
 mod purge;
 mod records;
 mod retention;
@@ -176,6 +177,7 @@ fn run(cli: &Cli) -> Res<i32> {
         Command::Purge(c) => purge::purge(&ctx, c),
         Command::Order(c) => purge::order(&ctx, c),
         Command::Archive(c) => archive::run(&ctx, c),
+        Command::Backup(a) => backup::run(&ctx, a),
         Command::Demo { dir, records } => demo(&ctx, dir, *records),
     }
 }
