@@ -78,6 +78,9 @@ pub enum Command {
     Archive(ArchiveCmd),
     /// Run the daemon: the authenticated HTTP API for the whole unit (docs/API.md).
     Serve(ServeArgs),
+    /// Write a consistent copy of the ledger into a new folder that opens as a ledger
+    /// (docs/BACKUP.md).
+    Backup(BackupArgs),
     /// Build a demo ledger with its actors' keys in DIR/keys/, then verify it.
     Demo {
         #[arg(default_value = "blotter-demo")]
@@ -100,6 +103,13 @@ pub struct ServeArgs {
     /// contents cross the network in clear: use only behind a TLS-terminating proxy.
     #[arg(long)]
     pub insecure_non_loopback: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The folder to create (never an existing one, nor one inside the ledger folder).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]

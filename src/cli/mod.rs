@@ -7,6 +7,7 @@
 mod archive;
 pub mod args;
 mod backend;
+mod backup;
 mod purge;
 mod records;
 mod retention;
@@ -180,6 +181,7 @@ fn run(cli: &Cli) -> Res<i32> {
         Command::Order(c) => purge::order(&ctx, c),
         Command::Archive(c) => archive::run(&ctx, c),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Backup(a) => backup::run(&ctx, a),
         Command::Demo { dir, records } => demo(&ctx, dir, *records),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Layout of a ledger folder:
 //! `store/` (sled), `blobs/` (sealed attachments), `epochs.key` (epoch and index keys,
-//! 0600), `ledger.key` (the checkpoint-signing key, 0600), `ledger.pub`.
+//! 0600), `ledger.key` (the checkpoint-signing key, 0600), `ledger.pub`, `documents/`.
+//! `backup.rs` copies them all into a new folder that opens as a ledger.
 //!
 //! Invariants:
 //! - Nothing here removes or rewrites an entry.
@@ -13,6 +14,7 @@
 
 pub mod append;
 pub mod authority;
+pub mod backup;
 mod batch;
 pub mod checkpoint;
 mod destroy;
@@ -43,6 +45,7 @@ use crate::store::{Space, Store, StoreError};
 
 pub use append::{Draft, Opening, Outcome, Prepared, StagedBlob, Submission};
 pub use authority::KeyState;
+pub use backup::BackupSummary;
 pub use destroy::Destroyed;
 pub use state::{RecordState, Settings};
 

@@ -6,9 +6,13 @@
 //! Durability protocol (`docs/DURABILITY.md`): [`Store::commit`] applies the batch,
 //! calls sled's `flush`, then `fsync`s sled's data file and its directory. Only then
 //! does it return, and only then may a caller acknowledge the writes.
+//! [`Store::copy_to`] (`copy.rs`) copies every row into a new store, made durable the
+//! same way, for a backup.
 //!
 //! Invariants: entries are never overwritten or removed by any method here; the store
 //! holds the sled lock, so there is one writer per ledger.
+
+mod copy;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -123,6 +127,8 @@ pub enum StoreError {
         "store at {dir} has layout version {found}, written by a newer blotter; upgrade to open it"
     )]
     Newer { dir: PathBuf, found: u64 },
+    #[error("{dir} already exists; a copy of the store goes into a new folder")]
+    Exists { dir: PathBuf },
 }
 
 /// Writes gathered for one atomic, durable commit.
@@ -315,6 +321,13 @@ impl Store {
         self.db
             .apply_batch(batch.inner)
             .map_err(|e| self.sled_err(e))?;
+        self.sync()
+    }
+
+    /// Makes everything applied so far durable: sled's `flush`, then `fsync` of its data
+    /// file, of its new large-item files and their folder, and of the store's folder
+    /// (`docs/DURABILITY.md`).
+    fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| self.sled_err(e))?;
         let io = |source| StoreError::Io {
             dir: self.dir.clone(),
