@@ -284,6 +284,22 @@ impl Client {
         })
     }
 
+    /// A consistent backup of the ledger, unpacked into the new folder `out`; returns the
+    /// server's summary (with `dest` = `out`).
+    pub fn backup(&self, out: &Path) -> Result<crate::ledger::BackupSummary> {
+        let (res, _url) = self.post_raw("/v1/backup", &serde_json::json!({}))?;
+        let mut summary: crate::ledger::BackupSummary = res
+            .headers()
+            .get("blotter-backup")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| serde_json::from_str(h).ok())
+            .ok_or_else(|| ClientError::Invalid("the server sent no backup summary".into()))?;
+        crate::ledger::backup::tar::unpack(res, out)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        summary.dest = out.to_path_buf();
+        Ok(summary)
+    }
+
     /// Streams attachment `blob` of record `id` into `out`; returns its size. The server
     /// checks the commitment as it streams and breaks the stream on a mismatch.
     pub fn download(

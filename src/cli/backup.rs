@@ -8,6 +8,10 @@ use super::args::BackupArgs;
 use super::{Ctx, Res};
 
 pub(crate) fn run(ctx: &Ctx, a: &BackupArgs) -> Res<i32> {
+    if let super::backend::Backend::Remote(c) = ctx.backend()? {
+        let s = c.backup(&a.out)?;
+        return print(ctx, &s);
+    }
     let l = ctx.open()?;
     let pb = ctx.progress(0, "backup");
     if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -18,6 +22,10 @@ pub(crate) fn run(ctx: &Ctx, a: &BackupArgs) -> Res<i32> {
     let s = l.backup(&a.out, &|n| pb.set_position(n));
     pb.finish_and_clear();
     let s = s?;
+    print(ctx, &s)
+}
+
+fn print(ctx: &Ctx, s: &crate::ledger::BackupSummary) -> Res<i32> {
     ctx.out(serde_json::to_value(&s)?, || {
         let mut text = format!(
             "backed up {} into {}: {} entries, head {}:{}; {} store rows, {} attachments, {} documents, {} bytes",

@@ -506,6 +506,59 @@ pub async fn entry_tile(
     Err(ApiError::not_found("entry bundles are not served yet"))
 }
 
-pub async fn backup(State(_st): State<AppState>) -> ApiResult<Response> {
-    Err(ApiError::not_found("backup is not served yet"))
+/// A consistent copy of the ledger, made under the read lock (writes wait), then
+/// streamed as a tar with the lock released; the summary is in the `blotter-backup`
+/// header. The copy is made beside the ledger folder and removed afterwards.
+pub async fn backup(State(st): State<AppState>) -> ApiResult<Response> {
+    let (tmp, summary) = st
+        .read(|l| {
+            let parent = l
+                .dir()
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| ".".into());
+            let tmp = tempfile::Builder::new()
+                .prefix(".blotter-backup-")
+                .tempdir_in(&parent)
+                .map_err(|e| ApiError::internal("the backup", e))?;
+            let summary = l.backup(&tmp.path().join("ledger"), &|_| {})?;
+            Ok((tmp, summary))
+        })
+        .await?;
+    let header = serde_json::to_string(&summary).map_err(|e| ApiError::internal("the backup", e))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);
+    tokio::task::spawn_blocking(move || {
+        let w = ChannelWriter(tx.clone());
+        if let Err(e) = crate::ledger::backup::tar::pack(&tmp.path().join("ledger"), w) {
+            tracing::warn!(error = %e, "backup stream aborted");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+        drop(tmp);
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (header::HeaderName::from_static("blotter-backup"), header),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// A blocking writer into a response body's channel.
+struct ChannelWriter(tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::other("the client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -32,7 +32,7 @@ use super::{Ledger, LedgerError};
 use crate::crypto::keyfile;
 
 /// What a backup wrote.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BackupSummary {
     /// The backup folder.
     pub dest: PathBuf,
