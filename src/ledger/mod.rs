@@ -28,6 +28,7 @@ pub mod read;
 pub mod report;
 pub mod schedules;
 pub mod state;
+pub mod tiles;
 pub mod transfer;
 pub mod tree;
 pub mod verify;

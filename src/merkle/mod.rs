@@ -37,6 +37,7 @@ pub mod cosignature;
 pub mod note;
 pub mod proof;
 pub mod proof_text;
+pub mod tiles;
 pub mod tree;
 pub mod verify;
 
