@@ -78,7 +78,12 @@ fn attacks_are_refused_and_write_nothing() {
     check("no signature", r, &clerk, 401);
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     check("unregistered key", post(), &stranger, 401);
-    check("revoked key", post(), &key(&dir.join("keys/clerk2.key")), 401);
+    check(
+        "revoked key",
+        post(),
+        &key(&dir.join("keys/clerk2.key")),
+        401,
+    );
     let mut r = post();
     r.signed_body = Some(b"{}".to_vec());
     check("altered body", r, &clerk, 401);
@@ -168,7 +173,11 @@ fn role_matrix() {
         ("GET", rec("/v1/records/{id}/history"), all),
         ("POST", rec("/v1/records/{id}/content"), all),
         ("GET", rec("/v1/records/{id}/attachments"), all),
-        ("POST", rec("/v1/records/{id}/blobs"), &["clerk", "supervisor"]),
+        (
+            "POST",
+            rec("/v1/records/{id}/blobs"),
+            &["clerk", "supervisor"],
+        ),
         ("GET", "/v1/entries/0".into(), all),
         ("POST", "/v1/verify".into(), all),
         ("GET", "/v1/checkpoints".into(), all),
@@ -246,12 +255,27 @@ fn restricted_reads_are_logged_first() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo(tmp.path(), "d", 20);
     let d = Daemon::start(&dir);
-    let k = |r: &str| dir.join(format!("keys/{r}.key")).to_str().unwrap().to_string();
+    let k = |r: &str| {
+        dir.join(format!("keys/{r}.key"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
     let payload = tmp.path().join("p.json");
     std::fs::write(&payload, r#"{"juvenile":true}"#).unwrap();
     let (code, out, err) = run(&[
-        "--server", &d.url, "--key", &k("clerk"), "--json", "record", "create", "--type",
-        "incident", "--payload", payload.to_str().unwrap(), "--confidential",
+        "--server",
+        &d.url,
+        "--key",
+        &k("clerk"),
+        "--json",
+        "record",
+        "create",
+        "--type",
+        "incident",
+        "--payload",
+        payload.to_str().unwrap(),
+        "--confidential",
     ]);
     assert_eq!(code, 0, "{err}");
     let id = serde_json::from_str::<Value>(&out).unwrap()["record"]
@@ -260,23 +284,39 @@ fn restricted_reads_are_logged_first() {
         .to_string();
     let history = |who: &str| {
         let (code, out, err) = run(&[
-            "--server", &d.url, "--key", &k(who), "--json", "record", "history", &id,
+            "--server",
+            &d.url,
+            "--key",
+            &k(who),
+            "--json",
+            "record",
+            "history",
+            &id,
         ]);
         assert_eq!(code, 0, "{err}");
         serde_json::from_str::<Value>(&out).unwrap()
     };
     for who in ["clerk", "admin"] {
-        let (code, out, err) = run(&[
-            "--server", &d.url, "--key", &k(who), "record", "show", &id,
-        ]);
+        let (code, out, err) = run(&["--server", &d.url, "--key", &k(who), "record", "show", &id]);
         assert_eq!(code, 2, "{who} must not read it: {out}");
         assert!(err.contains("(403)"), "{who}: {err}");
         assert!(!out.contains("juvenile"));
     }
-    assert_eq!(history("clerk").as_array().unwrap().len(), 1, "refused reads log nothing");
+    assert_eq!(
+        history("clerk").as_array().unwrap().len(),
+        1,
+        "refused reads log nothing"
+    );
     for (n, who) in ["supervisor", "auditor"].iter().enumerate() {
         let (code, out, err) = run(&[
-            "--server", &d.url, "--key", &k(who), "--json", "record", "show", &id,
+            "--server",
+            &d.url,
+            "--key",
+            &k(who),
+            "--json",
+            "record",
+            "show",
+            &id,
         ]);
         assert_eq!(code, 0, "{who}: {err}");
         assert!(out.contains("juvenile"));
@@ -293,7 +333,11 @@ fn script_through_server_matches_local() {
     let remote = demo(tmp.path(), "remote", 5);
     let d = Daemon::start(&remote);
     let file = tmp.path().join("scan.bin");
-    std::fs::write(&file, (0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &file,
+        (0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
     let p1 = tmp.path().join("p1.json");
     let p2 = tmp.path().join("p2.json");
     std::fs::write(&p1, r#"{"offense":"theft","value":120}"#).unwrap();
@@ -313,18 +357,41 @@ fn script_through_server_matches_local() {
             serde_json::from_str(&out).unwrap()
         };
         let created = go(&[
-            "record", "create", "--type", "arrest", "--payload", p1.to_str().unwrap(), "--case",
-            "24-0042", "--created-on", "2024-03-01",
+            "record",
+            "create",
+            "--type",
+            "arrest",
+            "--payload",
+            p1.to_str().unwrap(),
+            "--case",
+            "24-0042",
+            "--created-on",
+            "2024-03-01",
         ]);
         let id = created["record"].as_str().unwrap().to_string();
         go(&["record", "amend", &id, "--payload", p2.to_str().unwrap()]);
-        go(&["record", "status", &id, "--status", "closed", "--date", "2024-06-30"]);
+        go(&[
+            "record",
+            "status",
+            &id,
+            "--status",
+            "closed",
+            "--date",
+            "2024-06-30",
+        ]);
         go(&["record", "attach", &id, file.to_str().unwrap()]);
         let mut show = go(&["record", "show", &id]);
         let atts = go(&["record", "attachments", &id]);
         let blob = atts[0]["blob"].as_str().unwrap().to_string();
         let out = dir.join("out.bin");
-        go(&["record", "get-attachment", &id, &blob, "--out", out.to_str().unwrap()]);
+        go(&[
+            "record",
+            "get-attachment",
+            &id,
+            &blob,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
         let history: Vec<Value> = go(&["record", "history", &id])
             .as_array()
@@ -335,7 +402,14 @@ fn script_through_server_matches_local() {
         let listed = go(&["record", "list", "--case", "24-0042"]);
         assert_eq!(listed.as_array().unwrap().len(), 1);
         // What differs between two ledgers by construction: ids, hashes, sequence numbers.
-        for k in ["id", "latest", "case", "first_seq", "last_seq", "last_change_ms"] {
+        for k in [
+            "id",
+            "latest",
+            "case",
+            "first_seq",
+            "last_seq",
+            "last_change_ms",
+        ] {
             show.as_object_mut().unwrap().remove(k);
         }
         let verified = go(&["verify"]);
@@ -361,7 +435,11 @@ fn concurrent_clients_group_commit() {
         for t in 0..32 {
             let acked = acked.clone();
             let url = d.url.clone();
-            let k = key(&dir.join(if t % 2 == 0 { "keys/clerk.key" } else { "keys/clerk2.key" }));
+            let k = key(&dir.join(if t % 2 == 0 {
+                "keys/clerk.key"
+            } else {
+                "keys/clerk2.key"
+            }));
             s.spawn(move || {
                 let c = Client::new(&url, k).unwrap();
                 let mut i = 0;
@@ -382,7 +460,11 @@ fn concurrent_clients_group_commit() {
     let seqs: BTreeSet<u64> = acked.iter().map(|a| a.0).collect();
     assert_eq!(seqs.len(), acked.len(), "a sequence number was given twice");
     let after = head(&d);
-    assert_eq!(after, before + acked.len() as u64, "dense: nothing else appended");
+    assert_eq!(
+        after,
+        before + acked.len() as u64,
+        "dense: nothing else appended"
+    );
     let c = Client::new(&d.url, key(&dir.join("keys/auditor.key"))).unwrap();
     let report: Value = c.post("/v1/verify", &json!({})).unwrap();
     assert!(report["problem"].is_null(), "{report}");
@@ -408,11 +490,18 @@ fn crash_under_load_keeps_acknowledged_changes() {
                     let mut dr = Draft::new_record(
                         "incident",
                         "2026-01-02".parse().unwrap(),
-                        Action::RecordCreate { confidential: false },
+                        Action::RecordCreate {
+                            confidential: false,
+                        },
                     );
                     dr.content = Some(format!("{{\"t\":{t},\"i\":{i}}}").into_bytes());
                     let sub = c.sign(dr).unwrap();
-                    let id = hex::encode(blotter::format::SignedChange::decode(&sub.signed).unwrap().change.record);
+                    let id = hex::encode(
+                        blotter::format::SignedChange::decode(&sub.signed)
+                            .unwrap()
+                            .change
+                            .record,
+                    );
                     match c.append(&[sub]) {
                         Ok((o, _)) => acked.lock().unwrap().push((id, o[0].seq())),
                         Err(_) => return,
@@ -466,7 +555,109 @@ fn openapi_matches_router() {
         );
     }
     for p in blotter::daemon::routes::PUBLIC {
-        routed.insert(("GET".to_string(), p.replace("{*path}", "{path}")), Vec::new());
+        routed.insert(
+            ("GET".to_string(), p.replace("{*path}", "{path}")),
+            Vec::new(),
+        );
     }
     assert_eq!(documented, routed);
+}
+
+/// The public read side follows C2SP tlog-tiles; entry bundles need a signed request;
+/// a backup taken under load restores and verifies against a checkpoint taken before.
+#[test]
+fn tiles_and_backup_under_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 20);
+    let d = Daemon::start(&dir);
+    let admin = Client::new(&d.url, key(&dir.join("keys/admin.key"))).unwrap();
+    let kept: Value = admin.post("/v1/checkpoints", &json!({})).unwrap();
+    let size = kept["size"].as_u64().unwrap();
+    let cp = tmp.path().join("cp.txt");
+    std::fs::write(&cp, kept["note"].as_str().unwrap()).unwrap();
+    let vkey = admin.info().unwrap().verifier_key;
+    let width = |s: u64| {
+        if s >= 256 {
+            String::new()
+        } else {
+            format!(".p/{s}")
+        }
+    };
+    let res = reqwest::blocking::get(format!("{}/tile/0/000{}", d.url, width(size))).unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.bytes().unwrap().len() as u64, 32 * size.min(256));
+    let res = reqwest::blocking::get(format!("{}/tile/0/001", d.url)).unwrap();
+    assert_eq!(res.status().as_u16(), 404, "no tile past the tree");
+    let res = reqwest::blocking::get(format!("{}/tile/0/0", d.url)).unwrap();
+    assert_eq!(res.status().as_u16(), 404, "not a canonical path");
+    let bundle = format!("/tile/entries/000{}", width(size));
+    let mut r = Raw::new("GET", &bundle);
+    r.unsigned = true;
+    assert_eq!(r.send(&d.url, &key(&dir.join("keys/clerk.key"))).0, 401);
+    let (status, _) = Raw::new("GET", &bundle).send(&d.url, &key(&dir.join("keys/auditor.key")));
+    assert_eq!(status, 200);
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let stop = stop.clone();
+            let url = d.url.clone();
+            let k = key(&dir.join("keys/clerk.key"));
+            std::thread::spawn(move || {
+                let c = Client::new(&url, k).unwrap();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = create_body(&c, format!("{{\"t\":{t},\"n\":{n}}}").as_bytes());
+                    let sub: blotter::api::SubmissionWire =
+                        serde_json::from_value(body["submissions"][0].clone()).unwrap();
+                    c.append(&[sub.into_submission().unwrap().0]).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = tmp.path().join("backup");
+    let (code, stdout, err) = run(&[
+        "--server",
+        &d.url,
+        "--key",
+        dir.join("keys/admin.key").to_str().unwrap(),
+        "--json",
+        "backup",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(written > 0);
+    assert!(summary["entries"].as_u64().unwrap() > size);
+    // Only an admin may take one.
+    let (code, _, err) = run(&[
+        "--server",
+        &d.url,
+        "--key",
+        dir.join("keys/supervisor.key").to_str().unwrap(),
+        "backup",
+        "--out",
+        tmp.path().join("b2").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("(403)"), "{err}");
+    assert!(!tmp.path().join("b2").exists());
+    let (code, out2, err) = run(&[
+        "--ledger",
+        out.to_str().unwrap(),
+        "--json",
+        "verify",
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+    ]);
+    assert_eq!(code, 0, "{out2} {err}");
 }

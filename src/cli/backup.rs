@@ -26,7 +26,7 @@ pub(crate) fn run(ctx: &Ctx, a: &BackupArgs) -> Res<i32> {
 }
 
 fn print(ctx: &Ctx, s: &crate::ledger::BackupSummary) -> Res<i32> {
-    ctx.out(serde_json::to_value(&s)?, || {
+    ctx.out(serde_json::to_value(s)?, || {
         let mut text = format!(
             "backed up {} into {}: {} entries, head {}:{}; {} store rows, {} attachments, {} documents, {} bytes",
             s.origin,

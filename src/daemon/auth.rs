@@ -36,7 +36,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "a {} key may not do this; it needs one of: {}",
+                "a key of role {} may not do this; it needs one of: {}",
                 self.role,
                 roles
                     .iter()

@@ -499,11 +499,13 @@ pub async fn consistency(
     .await
 }
 
+/// An entry bundle, `tile/entries/<N>[.p/<W>]`: the log's entries, so authenticated.
 pub async fn entry_tile(
-    State(_st): State<AppState>,
-    Path(_path): Path<String>,
+    State(st): State<AppState>,
+    Path(path): Path<String>,
 ) -> ApiResult<Response> {
-    Err(ApiError::not_found("entry bundles are not served yet"))
+    let t = super::public::parse_tile(&format!("tile/entries/{path}"))?;
+    super::public::serve_tile(&st, t).await
 }
 
 /// A consistent copy of the ledger, made under the read lock (writes wait), then
@@ -525,7 +527,8 @@ pub async fn backup(State(st): State<AppState>) -> ApiResult<Response> {
             Ok((tmp, summary))
         })
         .await?;
-    let header = serde_json::to_string(&summary).map_err(|e| ApiError::internal("the backup", e))?;
+    let header =
+        serde_json::to_string(&summary).map_err(|e| ApiError::internal("the backup", e))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);
     tokio::task::spawn_blocking(move || {
         let w = ChannelWriter(tx.clone());

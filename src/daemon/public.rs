@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
+use crate::merkle::tiles::{TileKind, TileRef};
 
 /// The latest kept checkpoint, as a signed note (`text/plain`).
 pub async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
@@ -30,8 +31,39 @@ pub async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
         .into_response())
 }
 
-pub async fn tile(State(_st): State<AppState>, Path(_path): Path<String>) -> ApiResult<Response> {
-    Err(ApiError::not_found("tiles are not served yet"))
+/// A hash tile, `tile/<L>/<N>[.p/<W>]` (docs/FORMAT.md §11.10). Entry bundles are
+/// authenticated and have their own route; a path that is not canonical, or a tile the
+/// tree does not have yet, is 404.
+pub async fn tile(State(st): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
+    let t = parse_tile(&format!("tile/{path}"))?;
+    if t.kind() == TileKind::Entries {
+        return Err(ApiError::not_found(
+            "entry bundles need an authenticated request",
+        ));
+    }
+    serve_tile(&st, t).await
+}
+
+pub(crate) fn parse_tile(path: &str) -> ApiResult<TileRef> {
+    TileRef::parse(path).map_err(|e| ApiError::not_found(format!("{path}: {e}")))
+}
+
+pub(crate) async fn serve_tile(st: &AppState, t: TileRef) -> ApiResult<Response> {
+    let name = t.to_string();
+    let data = st
+        .read(move |l| {
+            l.tile_data(&t)?
+                .ok_or_else(|| ApiError::not_found(format!("{name} is not in the tree yet")))
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        data,
+    )
+        .into_response())
 }
 
 /// Logs method, path (never the query: it may carry a case number), status and time.

@@ -30,7 +30,7 @@ impl Daemon {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .args(extra)
-            .env("BLOTTER_LOG", "warn")
+            .env("BLOTTER_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
