@@ -661,3 +661,80 @@ fn tiles_and_backup_under_load() {
     ]);
     assert_eq!(code, 0, "{out2} {err}");
 }
+
+/// The configured jobs: a checkpoint on a timer once the log grew, the retention report
+/// and an online backup written into their folders.
+#[test]
+fn jobs_from_the_config_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 10);
+    let config = tmp.path().join("blotter.toml");
+    let reports = tmp.path().join("reports");
+    let backups = tmp.path().join("backups");
+    std::fs::write(
+        &config,
+        format!(
+            "checkpoint_secs = 1\n[report]\ndir = {:?}\nevery_secs = 1\n[backup]\ndir = {:?}\nevery_secs = 1\n",
+            reports, backups
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start_with(&dir, &["--config", config.to_str().unwrap()]);
+    let c = Client::new(&d.url, key(&dir.join("keys/clerk.key"))).unwrap();
+    let body = create_body(&c, b"{\"job\":1}");
+    let sub: blotter::api::SubmissionWire =
+        serde_json::from_value(body["submissions"][0].clone()).unwrap();
+    let (_, grown) = c.append(&[sub.into_submission().unwrap().0]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let latest: Value = c.get("/v1/checkpoints/latest").unwrap();
+        let report = std::fs::read_dir(&reports).map(|r| r.count()).unwrap_or(0);
+        let backup = std::fs::read_dir(&backups).map(|r| r.count()).unwrap_or(0);
+        if latest["size"].as_u64() == Some(grown) && report > 0 && backup > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jobs did not run: {latest} {report} {backup}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let report = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let doc: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(doc["summary"]["records"].as_u64().unwrap() > 0, "{doc}");
+    drop(d);
+    let backup = std::fs::read_dir(&backups)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (code, out, err) = run(&["--ledger", backup.to_str().unwrap(), "--json", "verify"]);
+    assert_eq!(code, 0, "{out} {err}");
+    // A wrong config file is refused with file:line:column, and nothing is served.
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nbogus = 1\n").unwrap();
+    let (code, _, err) = run(&[
+        "--ledger",
+        dir.to_str().unwrap(),
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("blotter.toml:2:1"), "{err}");
+    // A non-loopback address without TLS is refused.
+    let (code, _, err) = run(&[
+        "--ledger",
+        dir.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("only loopback"), "{err}");
+}

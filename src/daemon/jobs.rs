@@ -1,5 +1,6 @@
 //! Background jobs: a checkpoint on a timer (when the log grew), a retention report
-//! written to a folder on a timer. Each failure is logged and retried at the next tick;
+//! written to a folder on a timer, an online backup into a folder on a timer (writes
+//! wait while it is taken). Each failure is logged and retried at the next tick;
 //! none stops the daemon.
 
 use std::path::Path;
@@ -36,6 +37,31 @@ pub fn start(state: AppState, config: &Config) -> Vec<JoinHandle<()>> {
                     Ok(Ok(path)) => tracing::info!(file = %path, "retention report written"),
                     Ok(Err(e)) => tracing::error!(error = %e, "retention report failed"),
                     Err(e) => tracing::error!(error = %e.message, "retention report failed"),
+                }
+            }
+        }));
+    }
+    if let Some(b) = &config.backup {
+        let st = state.clone();
+        let dir = b.dir.clone();
+        let every = Duration::from_secs(b.every_secs);
+        jobs.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await; // not at start: a backup is taken after the first period
+            loop {
+                tick.tick().await;
+                let dir = dir.clone();
+                let res = st
+                    .read(move |l| {
+                        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+                        std::fs::create_dir_all(&dir)
+                            .map_err(|e| super::ApiError::internal("the backup job", e))?;
+                        Ok(l.backup(&dir.join(format!("backup-{stamp}")), &|_| {})?)
+                    })
+                    .await;
+                match res {
+                    Ok(s) => tracing::info!(dest = %s.dest.display(), entries = s.entries, "backup written"),
+                    Err(e) => tracing::error!(error = %e.message, "backup failed"),
                 }
             }
         }));
