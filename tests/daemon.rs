@@ -185,6 +185,16 @@ fn role_matrix() {
         ("GET", "/v1/proofs/inclusion?seq=0".into(), all),
         ("GET", "/v1/proofs/consistency?from=1".into(), all),
         ("POST", "/v1/backup".into(), &["admin"]),
+        ("GET", "/v1/schedules".into(), all),
+        (
+            "POST",
+            "/v1/schedules/documents".into(),
+            &["supervisor", "admin"],
+        ),
+        ("GET", "/v1/holds".into(), all),
+        ("GET", "/v1/authorities?kind=purge-plan".into(), all),
+        ("GET", rec("/v1/authorities/{id}"), all),
+        ("GET", rec("/v1/authorities/{id}/certificate"), all),
     ];
     for (method, path, allowed) in &table {
         for role in roles {
@@ -737,4 +747,134 @@ fn jobs_from_the_config_file() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("only loopback"), "{err}");
+}
+
+/// Schedules, holds, plans and certificates through `--server`: the same answers as
+/// locally, and a clerk cannot adopt a schedule or place a hold.
+#[test]
+fn retention_through_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 20);
+    let local = |args: &[&str]| -> Value {
+        let mut all = vec!["--ledger", dir.to_str().unwrap(), "--json"];
+        all.extend(args);
+        let (code, out, err) = run(&all);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let before: Vec<Value> = [
+        "schedule list",
+        "hold list --all",
+        "purge list",
+        "order list",
+    ]
+    .iter()
+    .map(|c| local(&c.split(' ').collect::<Vec<_>>()))
+    .collect();
+    let plan = before[2][0]["id"].as_str().unwrap().to_string();
+    let plan_local = local(&["purge", "show", &plan]);
+    let cert_local = local(&["purge", "certificate", &plan]);
+    let d = Daemon::start(&dir);
+    let remote = |who: &str, args: &[&str]| -> (i32, String, String) {
+        let key = dir.join(format!("keys/{who}.key"));
+        let mut all = vec!["--server", &d.url, "--key", key.to_str().unwrap(), "--json"];
+        all.extend(args);
+        run(&all)
+    };
+    let ok = |who: &str, args: &[&str]| -> Value {
+        let (code, out, err) = remote(who, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    for (i, c) in [
+        "schedule list",
+        "hold list --all",
+        "purge list",
+        "order list",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            ok("auditor", &c.split(' ').collect::<Vec<_>>()),
+            before[i],
+            "{c}"
+        );
+    }
+    assert_eq!(ok("auditor", &["purge", "show", &plan]), plan_local);
+    assert_eq!(ok("auditor", &["purge", "certificate", &plan]), cert_local);
+
+    let schedule = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/schedule-transfer.toml"
+    );
+    let (code, _, err) = remote("clerk", &["schedule", "adopt", schedule]);
+    assert_eq!(code, 2);
+    assert!(err.contains("(403)"), "{err}");
+    ok("supervisor", &["schedule", "adopt", schedule]);
+    let list = ok("clerk", &["schedule", "list"]);
+    let last = list.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["in_force"], true);
+    assert_eq!(
+        last["items"],
+        json!(
+            blotter::ledger::schedules::check("s", &std::fs::read_to_string(schedule).unwrap())
+                .unwrap()
+                .items
+                .len()
+        )
+    );
+
+    let record = ok("clerk", &["record", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, err) = remote(
+        "clerk",
+        &[
+            "hold",
+            "place",
+            "--kind",
+            "litigation",
+            "--authority",
+            "Doe v. City",
+            &record,
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    let placed = ok(
+        "supervisor",
+        &[
+            "hold",
+            "place",
+            "--kind",
+            "litigation",
+            "--authority",
+            "Doe v. City",
+            &record,
+        ],
+    );
+    let hold = placed["record"].as_str().unwrap().to_string();
+    let holds = ok("auditor", &["hold", "list"]);
+    let h = holds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == hold.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(h["authority"], "Doe v. City");
+    assert_eq!(h["records"], json!([record]));
+    ok("supervisor", &["hold", "release", &hold]);
+    let holds = ok("auditor", &["hold", "list"]);
+    assert!(holds
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["id"] != hold.as_str()));
+    let report: Value = Client::new(&d.url, key(&dir.join("keys/auditor.key")))
+        .unwrap()
+        .post("/v1/verify", &json!({}))
+        .unwrap();
+    assert!(report["problem"].is_null(), "{report}");
 }

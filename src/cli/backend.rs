@@ -239,6 +239,110 @@ impl Backend {
             Backend::Remote(c) => Ok(c.info()?.size),
         }
     }
+
+    /// Adopted schedules, oldest first; the last is in force.
+    pub fn schedules(&self) -> Res<Vec<crate::ledger::schedules::Adopted>> {
+        match self {
+            Backend::Local(l) => Ok(l.schedules()?),
+            Backend::Remote(c) => Ok(c.get("/v1/schedules")?),
+        }
+    }
+
+    /// A `schedule.adopt` draft; the schedule file is checked here and stored in the
+    /// ledger's documents first (through the daemon: uploaded, and its hash checked).
+    pub fn adopt_schedule_draft(&self, name: &str, text: &str) -> Res<Draft> {
+        match self {
+            Backend::Local(l) => Ok(l.adopt_schedule_draft(name, text)?),
+            Backend::Remote(c) => {
+                crate::ledger::schedules::check(name, text)?;
+                let v: serde_json::Value = c.post(
+                    "/v1/schedules/documents",
+                    &serde_json::json!({"name": name, "text": text}),
+                )?;
+                let document: [u8; 32] = blake3::hash(text.as_bytes()).into();
+                if v["document"].as_str() != Some(hex::encode(document).as_str()) {
+                    return fail("the server stored another document than the schedule sent");
+                }
+                Ok(Draft::new_record(
+                    "schedule",
+                    crate::ledger::append::today(),
+                    Action::ScheduleAdopt { document },
+                ))
+            }
+        }
+    }
+
+    pub fn holds(&self) -> Res<Vec<crate::ledger::holds::Hold>> {
+        match self {
+            Backend::Local(l) => Ok(l.holds()?),
+            Backend::Remote(c) => Ok(c.get("/v1/holds")?),
+        }
+    }
+
+    pub fn hold_draft(
+        &self,
+        kind: crate::format::HoldKind,
+        authority: &str,
+        target: crate::ledger::holds::HoldTarget,
+    ) -> Res<Draft> {
+        match self {
+            Backend::Local(l) => Ok(l.hold_draft(kind, authority, target)?),
+            Backend::Remote(_) => {
+                if let crate::ledger::holds::HoldTarget::Records(ids) = &target {
+                    for id in ids {
+                        if self.record(id)?.is_none() {
+                            return fail(format!("record {} not found", hex::encode(id)));
+                        }
+                    }
+                }
+                Ok(crate::ledger::holds::hold_draft(kind, authority, target)?)
+            }
+        }
+    }
+
+    /// The approval of a plan (`purge-plan`) or order (`disposal-order`).
+    pub fn approval_draft(&self, id: &[u8; 16], want: &str) -> Res<Draft> {
+        match self {
+            Backend::Local(l) => Ok(l.approval_draft(id, want)?),
+            Backend::Remote(_) => {
+                let st = self
+                    .record(id)?
+                    .filter(|s| s.record_type == want)
+                    .ok_or_else(|| format!("{} is not a {want}", hex::encode(id)))?;
+                let document = st.document.ok_or("the plan or order has no document")?;
+                let action = if want == "purge-plan" {
+                    Action::PurgeApprove { document }
+                } else {
+                    Action::OrderApprove { document }
+                };
+                self.draft(id, action)
+            }
+        }
+    }
+
+    /// `purge list` / `order list` rows.
+    pub fn authority_rows(&self, kind: &str) -> Res<Vec<serde_json::Value>> {
+        match self {
+            Backend::Local(l) => Ok(l.authority_rows(kind)?),
+            Backend::Remote(c) => Ok(c.get(&format!("/v1/authorities?kind={kind}"))?),
+        }
+    }
+
+    pub fn plan_value(&self, id: &[u8; 16]) -> Res<serde_json::Value> {
+        match self {
+            Backend::Local(l) => Ok(l.plan_value(id)?),
+            Backend::Remote(c) => Ok(c.get(&format!("/v1/authorities/{}", hex::encode(id)))?),
+        }
+    }
+
+    pub fn certificate_value(&self, id: &[u8; 16]) -> Res<serde_json::Value> {
+        match self {
+            Backend::Local(l) => Ok(l.certificate_value(id)?),
+            Backend::Remote(c) => {
+                Ok(c.get(&format!("/v1/authorities/{}/certificate", hex::encode(id)))?)
+            }
+        }
+    }
 }
 
 pub(crate) const NOT_REMOTE: &str = "this command does not work through --server yet (docs/API.md lists what does); run it where the ledger folder is, with --ledger, while no daemon holds it";

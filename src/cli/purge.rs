@@ -40,20 +40,15 @@ pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
         }
         PurgeCmd::Approve { plan } => {
             let id = parse_id(plan)?;
-            append_with(ctx, "approved", |l| {
-                Ok(l.local()?.approval_draft(&id, "purge-plan")?)
-            })
+            append_with(ctx, "approved", |l| l.approval_draft(&id, "purge-plan"))
         }
         PurgeCmd::Apply { plan } => apply(ctx, plan, "purge-plan"),
         PurgeCmd::Certificate { plan, text } => certificate(ctx, plan, *text),
         PurgeCmd::List => list(ctx, "purge-plan"),
         PurgeCmd::Show { plan } => {
-            let l = ctx.open()?;
-            let doc = l.plan_document(&parse_id(plan)?)?;
-            let st = l.record(&parse_id(plan)?)?;
-            ctx.out(json!({"plan": doc, "state": st}), || {
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            });
+            let v = ctx.backend()?.plan_value(&parse_id(plan)?)?;
+            let text = serde_json::to_string_pretty(&v["plan"]).unwrap_or_default();
+            ctx.out(v, || text);
             Ok(0)
         }
     }
@@ -153,20 +148,7 @@ fn run_apply(ctx: &Ctx, mut l: Ledger, id: &[u8; 16], key: &ed25519_dalek::Signi
 }
 
 fn list(ctx: &Ctx, kind: &str) -> Res<i32> {
-    let l = ctx.open()?;
-    let mut rows = Vec::new();
-    for id in l.internal_records(kind)? {
-        if let Some(st) = l.record(&id)? {
-            rows.push(json!({
-                "id": hex::encode(id),
-                "entry": st.first_seq,
-                "by": st.creator,
-                "approved": st.approved,
-                "certified": st.closed,
-            }));
-        }
-    }
-    rows.sort_by_key(|r| r["entry"].as_u64());
+    let rows = ctx.backend()?.authority_rows(kind)?;
     ctx.out(serde_json::Value::Array(rows.clone()), || {
         rows.iter()
             .map(|r| {
@@ -194,20 +176,9 @@ fn list(ctx: &Ctx, kind: &str) -> Res<i32> {
 }
 
 fn certificate(ctx: &Ctx, id: &str, text: bool) -> Res<i32> {
-    let rid = parse_id(id)?;
-    let l = ctx.open()?;
-    let (cert, seq) = l.certificate(&rid)?;
-    let e = l.entry(seq)?;
-    let bytes = l.entry_bytes(seq)?.unwrap_or_default();
-    let signed = json!({
-        "certificate": cert,
-        "entry": {
-            "seq": seq,
-            "entry_hex": hex::encode(&bytes),
-            "signer": hex::encode(e.signed.change.actor),
-        },
-        "how_to_verify": "the entry (docs/FORMAT.md §3) is signed by its signer; its certificate action commits to the BLAKE3 of the certificate document kept in documents/; `blotter proof inclusion --seq SEQ` proves the entry is in the log",
-    });
+    let signed = ctx.backend()?.certificate_value(&parse_id(id)?)?;
+    let cert: CertificateDoc = serde_json::from_value(signed["certificate"].clone())?;
+    let seq = signed["entry"]["seq"].as_u64().unwrap_or_default();
     if text && !ctx.cli.json {
         ctx.out(signed, || page(&cert, seq));
     } else {

@@ -30,12 +30,11 @@ pub(crate) fn schedule(ctx: &Ctx, cmd: &ScheduleCmd) -> Res<i32> {
             let name = file.display().to_string();
             let text = read_text(file)?;
             append_with(ctx, "adopted schedule", |l| {
-                Ok(l.local()?.adopt_schedule_draft(&name, &text)?)
+                l.adopt_schedule_draft(&name, &text)
             })
         }
         ScheduleCmd::List => {
-            let l = ctx.open()?;
-            let list = l.schedules()?;
+            let list = ctx.backend()?.schedules()?;
             ctx.out(serde_json::to_value(&list)?, || {
                 if list.is_empty() {
                     return "no schedule adopted; `blotter schedule adopt FILE`".into();
@@ -114,7 +113,7 @@ pub(crate) fn hold(ctx: &Ctx, cmd: &HoldCmd) -> Res<i32> {
                 ),
             };
             append_with(ctx, "placed hold", |l| {
-                Ok(l.local()?.hold_draft(kind, authority, target)?)
+                l.hold_draft(kind, authority, target)
             })
         }
         HoldCmd::Release { hold } => {
@@ -124,8 +123,8 @@ pub(crate) fn hold(ctx: &Ctx, cmd: &HoldCmd) -> Res<i32> {
             })
         }
         HoldCmd::List { all } => {
-            let l = ctx.open()?;
-            let holds: Vec<_> = l
+            let holds: Vec<_> = ctx
+                .backend()?
                 .holds()?
                 .into_iter()
                 .filter(|h| *all || h.released.is_none())

@@ -565,3 +565,68 @@ impl std::io::Write for ChannelWriter {
         Ok(())
     }
 }
+
+pub async fn schedules(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    st.read(|l| Ok(Json(json!(l.schedules()?)))).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleUpload {
+    name: String,
+    text: String,
+}
+
+/// Checks a schedule file and stores it as a document (content-addressed, durable);
+/// the caller's `schedule.adopt` change then commits to its hash.
+pub async fn schedule_document(
+    State(st): State<AppState>,
+    Json(up): Json<ScheduleUpload>,
+) -> ApiResult<Json<Value>> {
+    crate::ledger::schedules::check(&up.name, &up.text)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    st.read(move |l| {
+        let document = l.put_document(up.text.as_bytes())?;
+        Ok(Json(json!({"document": hex::encode(document)})))
+    })
+    .await
+}
+
+pub async fn holds(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    st.read(|l| Ok(Json(json!(l.holds()?)))).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindQuery {
+    kind: String,
+}
+
+pub async fn authorities(
+    State(st): State<AppState>,
+    Query(q): Query<KindQuery>,
+) -> ApiResult<Json<Value>> {
+    if !matches!(q.kind.as_str(), "purge-plan" | "disposal-order") {
+        return Err(ApiError::bad_request(
+            "kind is purge-plan or disposal-order",
+        ));
+    }
+    st.read(move |l| Ok(Json(json!(l.authority_rows(&q.kind)?))))
+        .await
+}
+
+pub async fn authority(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let rid = parse_id(&id)?;
+    st.read(move |l| Ok(Json(l.plan_value(&rid)?))).await
+}
+
+pub async fn certificate(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let rid = parse_id(&id)?;
+    st.read(move |l| Ok(Json(l.certificate_value(&rid)?))).await
+}

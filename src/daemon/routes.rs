@@ -13,6 +13,7 @@ use crate::format::Role;
 const ALL: &[Role] = &[Role::Clerk, Role::Supervisor, Role::Auditor, Role::Admin];
 const WRITERS: &[Role] = &[Role::Clerk, Role::Supervisor];
 const ADMIN: &[Role] = &[Role::Admin];
+const SCHEDULERS: &[Role] = &[Role::Supervisor, Role::Admin];
 
 /// One authenticated route.
 pub struct RouteSpec {
@@ -68,6 +69,12 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::GET, "/v1/proofs/consistency", ALL, "A consistency proof from `from` to the kept checkpoint of `to`."),
     r(Method::GET, "/tile/entries/{*path}", ALL, "C2SP tlog-tiles entry bundles."),
     r(Method::POST, "/v1/backup", ADMIN, "A consistent copy of the ledger, as a tar stream (writes wait meanwhile)."),
+    r(Method::GET, "/v1/schedules", ALL, "Adopted schedules (`schedule list`)."),
+    r(Method::POST, "/v1/schedules/documents", SCHEDULERS, "Store a checked schedule file as a document, before the `schedule.adopt` change that commits to it."),
+    r(Method::GET, "/v1/holds", ALL, "Holds (`hold list --all`)."),
+    r(Method::GET, "/v1/authorities", ALL, "Purge plans or disposal orders (`purge list`, `order list`): `?kind=purge-plan|disposal-order`."),
+    r(Method::GET, "/v1/authorities/{id}", ALL, "A purge plan's document and state (`purge show`)."),
+    r(Method::GET, "/v1/authorities/{id}/certificate", ALL, "A destruction certificate with its signed entry (`purge certificate`)."),
 ];
 
 /// The public read side (GET, no authentication): C2SP tlog-tiles' checkpoint and hash
@@ -103,6 +110,12 @@ pub fn handler(method: &Method, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/proofs/consistency") => get(h::consistency),
         ("GET", "/tile/entries/{*path}") => get(h::entry_tile),
         ("POST", "/v1/backup") => post(h::backup),
+        ("GET", "/v1/schedules") => get(h::schedules),
+        ("POST", "/v1/schedules/documents") => post(h::schedule_document),
+        ("GET", "/v1/holds") => get(h::holds),
+        ("GET", "/v1/authorities") => get(h::authorities),
+        ("GET", "/v1/authorities/{id}") => get(h::authority),
+        ("GET", "/v1/authorities/{id}/certificate") => get(h::certificate),
         _ => return None,
     };
     Some(m)

@@ -53,7 +53,7 @@ struct HoldDoc {
 }
 
 /// An active or released hold, as `hold list` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Hold {
     pub id: String,
     pub kind: String,
@@ -76,43 +76,14 @@ impl Ledger {
         authority: &str,
         target: HoldTarget,
     ) -> Result<Draft, LedgerError> {
-        if authority.trim().is_empty() {
-            return Err(LedgerError::Invalid(
-                "a hold needs its authority reference (--authority)".into(),
-            ));
-        }
-        let (scope, case_number) = match target {
-            HoldTarget::Records(mut ids) => {
-                if ids.is_empty() {
-                    return Err(LedgerError::Invalid(
-                        "name the records to hold, or --case".into(),
-                    ));
+        if let HoldTarget::Records(ids) = &target {
+            for id in ids {
+                if self.record(id)?.is_none() {
+                    return Err(LedgerError::NoRecord(hex::encode(id)));
                 }
-                for id in &ids {
-                    if self.record(id)?.is_none() {
-                        return Err(LedgerError::NoRecord(hex::encode(id)));
-                    }
-                }
-                ids.sort_unstable();
-                ids.dedup();
-                (HoldScope::Records(ids), None)
             }
-            // The scope's commitment is filled in when the draft is prepared.
-            HoldTarget::Case(n) => (HoldScope::Case([0; 32]), Some(n)),
-        };
-        let mut d = Draft::new_record(
-            "hold",
-            super::append::today(),
-            Action::HoldPlace { kind, scope },
-        );
-        d.case_number = case_number;
-        d.side_doc = Some(
-            serde_json::to_vec(&HoldDoc {
-                authority: authority.to_string(),
-            })
-            .map_err(|e| LedgerError::Invalid(e.to_string()))?,
-        );
-        Ok(d)
+        }
+        hold_draft(kind, authority, target)
     }
 
     /// Every hold, oldest first, with what it covers.
@@ -173,4 +144,45 @@ impl Ledger {
         }
         Ok(out)
     }
+}
+
+/// Drafts a `hold.place` with no ledger at hand (the daemon's client): the ledger checks
+/// the records when it appends.
+pub fn hold_draft(
+    kind: HoldKind,
+    authority: &str,
+    target: HoldTarget,
+) -> Result<Draft, LedgerError> {
+    if authority.trim().is_empty() {
+        return Err(LedgerError::Invalid(
+            "a hold needs its authority reference (--authority)".into(),
+        ));
+    }
+    let (scope, case_number) = match target {
+        HoldTarget::Records(mut ids) => {
+            if ids.is_empty() {
+                return Err(LedgerError::Invalid(
+                    "name the records to hold, or --case".into(),
+                ));
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            (HoldScope::Records(ids), None)
+        }
+        // The scope's commitment is filled in when the draft is prepared.
+        HoldTarget::Case(n) => (HoldScope::Case([0; 32]), Some(n)),
+    };
+    let mut d = Draft::new_record(
+        "hold",
+        super::append::today(),
+        Action::HoldPlace { kind, scope },
+    );
+    d.case_number = case_number;
+    d.side_doc = Some(
+        serde_json::to_vec(&HoldDoc {
+            authority: authority.to_string(),
+        })
+        .map_err(|e| LedgerError::Invalid(e.to_string()))?,
+    );
+    Ok(d)
 }

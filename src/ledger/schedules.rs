@@ -18,7 +18,7 @@ pub fn check(name: &str, text: &str) -> Result<Schedule, ScheduleError> {
 }
 
 /// One adoption: the schedule record, when, and what it adopted.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Adopted {
     pub record: String,
     pub seq: u64,
