@@ -30,8 +30,8 @@ fn head(d: &Daemon) -> u64 {
     c.info().unwrap().size
 }
 
-/// A signed record.create by `k` as the JSON body of POST /v1/changes.
-fn create_body(c: &Client, content: &[u8]) -> Value {
+/// A record.create signed by the client's key, with its record id (hex).
+fn create_sub(c: &Client, content: &[u8]) -> (blotter::ledger::Submission, String) {
     let mut d = Draft::new_record(
         "incident",
         "2026-01-02".parse().unwrap(),
@@ -40,8 +40,21 @@ fn create_body(c: &Client, content: &[u8]) -> Value {
         },
     );
     d.content = Some(content.to_vec());
-    let sub = c.sign(d).unwrap();
+    let id = hex::encode(d.record);
+    (c.sign(d).unwrap(), id)
+}
+
+/// The same as the JSON body of POST /v1/changes.
+fn create_body(c: &Client, content: &[u8]) -> Value {
+    let (sub, _) = create_sub(c, content);
     json!({"submissions": [blotter::api::SubmissionWire::from_submission(&sub)]})
+}
+
+/// `verify` through the daemon finds nothing wrong.
+fn assert_verifies(d: &Daemon) {
+    let c = Client::new(&d.url, key(&d.dir.join("keys/auditor.key"))).unwrap();
+    let report: Value = c.post("/v1/verify", &json!({})).unwrap();
+    assert!(report["problem"].is_null(), "{report}");
 }
 
 #[test]
@@ -454,10 +467,7 @@ fn concurrent_clients_group_commit() {
                 let c = Client::new(&url, k).unwrap();
                 let mut i = 0;
                 while Instant::now() < stop {
-                    let body = create_body(&c, format!("{{\"t\":{t},\"i\":{i}}}").as_bytes());
-                    let sub: blotter::api::SubmissionWire =
-                        serde_json::from_value(body["submissions"][0].clone()).unwrap();
-                    let (sub, _) = sub.into_submission().unwrap();
+                    let (sub, _) = create_sub(&c, format!("{{\"t\":{t},\"i\":{i}}}").as_bytes());
                     let (o, _) = c.append(&[sub]).unwrap();
                     acked.lock().unwrap().push((o[0].seq(), t, i));
                     i += 1;
@@ -475,9 +485,7 @@ fn concurrent_clients_group_commit() {
         before + acked.len() as u64,
         "dense: nothing else appended"
     );
-    let c = Client::new(&d.url, key(&dir.join("keys/auditor.key"))).unwrap();
-    let report: Value = c.post("/v1/verify", &json!({})).unwrap();
-    assert!(report["problem"].is_null(), "{report}");
+    assert_verifies(&d);
     assert_eq!(d.stop(), 0, "a clean shutdown");
 }
 
@@ -497,21 +505,7 @@ fn crash_under_load_keeps_acknowledged_changes() {
             std::thread::spawn(move || {
                 let c = Client::new(&url, k).unwrap();
                 for i in 0.. {
-                    let mut dr = Draft::new_record(
-                        "incident",
-                        "2026-01-02".parse().unwrap(),
-                        Action::RecordCreate {
-                            confidential: false,
-                        },
-                    );
-                    dr.content = Some(format!("{{\"t\":{t},\"i\":{i}}}").into_bytes());
-                    let sub = c.sign(dr).unwrap();
-                    let id = hex::encode(
-                        blotter::format::SignedChange::decode(&sub.signed)
-                            .unwrap()
-                            .change
-                            .record,
-                    );
+                    let (sub, id) = create_sub(&c, format!("{{\"t\":{t},\"i\":{i}}}").as_bytes());
                     match c.append(&[sub]) {
                         Ok((o, _)) => acked.lock().unwrap().push((id, o[0].seq())),
                         Err(_) => return,
@@ -534,8 +528,7 @@ fn crash_under_load_keeps_acknowledged_changes() {
         assert_eq!(h.len(), 1, "record {id}");
         assert_eq!(h[0]["seq"].as_u64(), Some(*seq), "record {id}");
     }
-    let report: Value = c.post("/v1/verify", &json!({})).unwrap();
-    assert!(report["problem"].is_null(), "{report}");
+    assert_verifies(&d);
 }
 
 /// docs/openapi.json names exactly the router's routes, with their roles.
@@ -617,10 +610,8 @@ fn tiles_and_backup_under_load() {
                 let c = Client::new(&url, k).unwrap();
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let body = create_body(&c, format!("{{\"t\":{t},\"n\":{n}}}").as_bytes());
-                    let sub: blotter::api::SubmissionWire =
-                        serde_json::from_value(body["submissions"][0].clone()).unwrap();
-                    c.append(&[sub.into_submission().unwrap().0]).unwrap();
+                    let (sub, _) = create_sub(&c, format!("{{\"t\":{t},\"n\":{n}}}").as_bytes());
+                    c.append(&[sub]).unwrap();
                     n += 1;
                 }
                 n
@@ -691,10 +682,8 @@ fn jobs_from_the_config_file() {
     .unwrap();
     let d = Daemon::start_with(&dir, &["--config", config.to_str().unwrap()]);
     let c = Client::new(&d.url, key(&dir.join("keys/clerk.key"))).unwrap();
-    let body = create_body(&c, b"{\"job\":1}");
-    let sub: blotter::api::SubmissionWire =
-        serde_json::from_value(body["submissions"][0].clone()).unwrap();
-    let (_, grown) = c.append(&[sub.into_submission().unwrap().0]).unwrap();
+    let (sub, _) = create_sub(&c, b"{\"job\":1}");
+    let (_, grown) = c.append(&[sub]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let latest: Value = c.get("/v1/checkpoints/latest").unwrap();
@@ -872,9 +861,5 @@ fn retention_through_server() {
         .unwrap()
         .iter()
         .all(|h| h["id"] != hold.as_str()));
-    let report: Value = Client::new(&d.url, key(&dir.join("keys/auditor.key")))
-        .unwrap()
-        .post("/v1/verify", &json!({}))
-        .unwrap();
-    assert!(report["problem"].is_null(), "{report}");
+    assert_verifies(&d);
 }
