@@ -814,7 +814,13 @@ fn retention_through_server() {
         )
     );
 
-    let record = ok("clerk", &["record", "list"])[0]["id"]
+    let records = ok("clerk", &["record", "list"]);
+    let record = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["disposed"].is_null())
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
