@@ -99,6 +99,15 @@ pub async fn append(
                 change.action.name()
             )));
         }
+        // Checked here, on the request's own thread, so that the single writer does not
+        // spend its time on signatures; `trusted` then tells the ledger it was checked.
+        if !crate::crypto::verify_change(&change.actor, sc.change_bytes(), &sc.signature()) {
+            return Err(ApiError::bad_request(format!(
+                "change {i}: bad signature by key {}",
+                hex::encode(change.actor)
+            )));
+        }
+        sub.trusted = true;
         keys_changed |= matches!(
             change.action,
             Action::KeyRegister { .. } | Action::KeyRevoke { .. }

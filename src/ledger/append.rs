@@ -58,7 +58,8 @@ pub struct Submission {
     pub attachment: Option<StagedBlob>,
     /// Source system references `(record, change)` of an imported change.
     pub source: Option<(String, String)>,
-    /// Signed by this process just now: the signature need not be checked again.
+    /// Signed by this process just now, or its signature strictly checked by the caller
+    /// (the daemon checks it on the request's thread): it need not be checked again.
     pub trusted: bool,
 }
 
