@@ -69,6 +69,8 @@ impl Client {
         }
         let http = Http::builder()
             .timeout(None)
+            // A redirect would carry the signed headers to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Transport {
                 url: url.into(),

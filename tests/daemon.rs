@@ -869,3 +869,63 @@ fn retention_through_server() {
         .all(|h| h["id"] != hold.as_str()));
     assert_verifies(&d);
 }
+
+/// Review findings, pinned: no import source references through the API; an upload
+/// never replaces another blob; with `public_url`, a request signed for another host is
+/// refused.
+#[test]
+fn api_refuses_sources_blob_overwrites_and_other_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 10);
+    {
+        let l = blotter::ledger::Ledger::open(&dir).unwrap();
+        let rid = l
+            .list(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.disposed.is_none())
+            .unwrap()
+            .id;
+        let salt = [9u8; 32];
+        let first = l
+            .stage_attachment_salted(&rid, &mut &b"scan"[..], salt)
+            .unwrap();
+        let again = l.stage_attachment_salted(&rid, &mut &b"scan"[..], salt);
+        assert!(
+            again.is_err(),
+            "a second blob of the same name must be refused"
+        );
+        let path = dir.join("blobs").join(hex::encode(first.commitment));
+        assert!(path.is_file(), "the first blob stays");
+    }
+    let config = tmp.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "public_url = \"http://records.example.test:7000\"\n",
+    )
+    .unwrap();
+    let d = Daemon::start_with(&dir, &["--config", config.to_str().unwrap()]);
+    let clerk = key(&dir.join("keys/clerk.key"));
+    let mut r = Raw::new("GET", "/v1/whoami");
+    r.host = Some("records.example.test:7000".into());
+    assert_eq!(r.send(&d.url, &clerk).0, 200, "the configured host");
+    let (status, text) = Raw::new("GET", "/v1/whoami").send(&d.url, &clerk);
+    assert_eq!(status, 401, "signed for another host: {text}");
+    let mut r = Raw::new("GET", "/v1/whoami");
+    r.host = Some("other.example.test:7000".into());
+    assert_eq!(r.send(&d.url, &clerk).0, 401);
+    drop(d);
+
+    let d = Daemon::start(&dir);
+    let c = Client::new(&d.url, clerk.clone()).unwrap();
+    let (mut sub, _) = create_sub(&c, b"{}");
+    sub.source = Some(("RMS-1".into(), "RMS-1/1".into()));
+    let body = json!({"submissions": [blotter::api::SubmissionWire::from_submission(&sub)]});
+    let before = head(&d);
+    let (status, text) = Raw::new("POST", "/v1/changes")
+        .json(&body)
+        .send(&d.url, &clerk);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("import"), "{text}");
+    assert_eq!(head(&d), before);
+}

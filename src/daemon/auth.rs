@@ -48,9 +48,10 @@ impl Caller {
     }
 }
 
-/// The absolute target URI as the client signed it: scheme, the Host header, the path
-/// and query as received.
-fn target_uri(scheme: &str, req: &Request) -> Result<String, ApiError> {
+/// The absolute target URI as the client signed it, with the path and query as
+/// received. With a `public_url`, the Host must be its authority and the URI is built
+/// from it; without one (loopback), from `http://` and the Host header.
+fn target_uri(public: Option<&(String, String)>, req: &Request) -> Result<String, ApiError> {
     let host = req
         .headers()
         .get(axum::http::header::HOST)
@@ -61,7 +62,17 @@ fn target_uri(scheme: &str, req: &Request) -> Result<String, ApiError> {
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    Ok(format!("{scheme}://{host}{pq}"))
+    match public {
+        None => Ok(format!("http://{host}{pq}")),
+        Some((scheme, authority)) => {
+            if !host.eq_ignore_ascii_case(authority) {
+                return Err(ApiError::unauthorized(format!(
+                    "this daemon answers only requests for {authority}"
+                )));
+            }
+            Ok(format!("{scheme}://{authority}{pq}"))
+        }
+    }
 }
 
 pub(crate) fn now_secs() -> i64 {
@@ -83,7 +94,7 @@ pub async fn authenticate(State(st): State<AppState>, req: Request, next: Next) 
 }
 
 async fn check(st: &AppState, req: Request) -> Result<Request, ApiError> {
-    let uri = target_uri(st.scheme, &req)?;
+    let uri = target_uri(st.public.as_ref(), &req)?;
     let v = httpsig::verify_request(req.method().as_str(), &uri, req.headers(), now_secs())
         .map_err(|e| ApiError::unauthorized(format!("signature: {e}")))?;
     let ks = st

@@ -26,6 +26,10 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// The URL clients use (`https://records.example.gov` behind a TLS proxy). When set,
+    /// a request whose Host differs is refused, and the signed target URI is rebuilt
+    /// from it, so a request signed for another daemon is never accepted here.
+    pub public_url: Option<String>,
     pub ledger_key: Option<PathBuf>,
     pub max_batch: usize,
     pub replay_capacity: usize,
@@ -51,6 +55,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            public_url: None,
             ledger_key: None,
             max_batch: 4096,
             replay_capacity: 1_000_000,
@@ -74,6 +79,9 @@ impl Config {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             format!("{line}:{col}: {}", e.message())
         })?;
+        if let Some(u) = &c.public_url {
+            public_base(u).map_err(|e| format!("1:1: public_url {u:?}: {e}"))?;
+        }
         if c.max_batch == 0 || c.replay_capacity == 0 {
             return Err("1:1: max_batch and replay_capacity must be at least 1".into());
         }
@@ -86,6 +94,21 @@ impl Config {
         }
         Ok(c)
     }
+}
+
+/// The scheme and authority of a `public_url` (`http(s)://host[:port]`, no path).
+pub fn public_base(url: &str) -> Result<(String, String), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("expected http://HOST[:PORT] or https://HOST[:PORT]")?;
+    if scheme != "http" && scheme != "https" {
+        return Err("the scheme must be http or https".into());
+    }
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err("expected a host and optional port, with no path".into());
+    }
+    Ok((scheme.to_string(), authority.to_ascii_lowercase()))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -114,6 +137,13 @@ mod tests {
         let e = Config::parse("listen = \"nowhere\"\n").unwrap_err();
         assert!(e.starts_with("1:10:"), "{e}");
         assert!(Config::parse("max_batch = 0").is_err());
+        let c = Config::parse("public_url = \"https://Records.example.gov/\"").unwrap();
+        assert_eq!(
+            public_base(c.public_url.as_deref().unwrap()).unwrap(),
+            ("https".into(), "records.example.gov".into())
+        );
+        assert!(Config::parse("public_url = \"ftp://x\"").is_err());
+        assert!(Config::parse("public_url = \"https://x/path\"").is_err());
         assert!(Config::parse("[backup]\ndir = \"b\"\nevery_secs = 0\n").is_err());
     }
 }

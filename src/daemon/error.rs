@@ -58,6 +58,7 @@ impl From<LedgerError> for ApiError {
             Refused { .. } | Invalid(_) | Destroyed(_) => {
                 Self::new(StatusCode::CONFLICT, e.to_string())
             }
+            Stopped => Self::unavailable(e.to_string()),
             Store(_) | Seal(_) | KeyFile(_) | Io(..) | NotALedger(_) | NotEmpty(_) => {
                 Self::internal("the ledger", e)
             }

@@ -19,7 +19,7 @@ use crate::api::{
     AppendRequest, AppendResponse, ContentResponse, LedgerInfo, OutcomeWire, ReadRequest,
     StagedWire, MAX_BATCH, SALT_HEADER,
 };
-use crate::format::{Action, Role, SignedChange};
+use crate::format::{AccessTarget, Action, Role, SignedChange};
 use crate::ledger::read::ListFilter;
 use crate::ledger::verify::VerifyOptions;
 
@@ -76,13 +76,17 @@ pub async fn append(
             "a request carries 1 to {MAX_BATCH} changes"
         )));
     }
-    let mut subs = Vec::with_capacity(req.submissions.len());
+    let mut checked = Vec::with_capacity(req.submissions.len());
     let mut keys_changed = false;
-    let mut used_blobs = Vec::new();
     for (i, w) in req.submissions.into_iter().enumerate() {
         let (mut sub, blob) = w
             .into_submission()
             .map_err(|e| ApiError::bad_request(format!("change {i}: {e}")))?;
+        if sub.source.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "change {i}: source references are recorded only by `blotter import`, which runs where the ledger is"
+            )));
+        }
         let sc = SignedChange::decode(&sub.signed)
             .map_err(|e| ApiError::bad_request(format!("change {i}: malformed: {e}")))?;
         let change = &sc.change;
@@ -112,19 +116,33 @@ pub async fn append(
             change.action,
             Action::KeyRegister { .. } | Action::KeyRevoke { .. }
         );
-        if let Some(b) = blob {
-            let staged = st.take_staged(&c.key, &change.record, &b).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "change {i}: blob {} was not uploaded by this caller to record {}",
-                        hex::encode(b),
-                        hex::encode(change.record)
-                    ),
-                )
-            })?;
-            used_blobs.push(staged.clone());
-            sub.attachment = Some(staged);
+        checked.push((sub, blob.map(|b| (change.record, b))));
+    }
+    // Only now are uploads taken from the staged list, so that a refused request leaves
+    // them there for a retry.
+    let mut subs = Vec::with_capacity(checked.len());
+    let mut used_blobs = Vec::new();
+    for (i, (mut sub, blob)) in checked.into_iter().enumerate() {
+        if let Some((record, b)) = blob {
+            match st.take_staged(&c.key, &record, &b) {
+                Some(staged) => {
+                    used_blobs.push(staged.clone());
+                    sub.attachment = Some(staged);
+                }
+                None => {
+                    for b in used_blobs {
+                        st.put_staged(c.key, b);
+                    }
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        format!(
+                            "change {i}: blob {} was not uploaded by this caller to record {}",
+                            hex::encode(b),
+                            hex::encode(record)
+                        ),
+                    ));
+                }
+            }
         }
         subs.push(sub);
     }
@@ -211,7 +229,7 @@ async fn log_restricted_read(
     st: &AppState,
     c: &Caller,
     id: &[u8; 16],
-    read: &[u8; 32],
+    (target, read): (AccessTarget, &[u8; 32]),
     req: ReadRequest,
     what: &str,
 ) -> ApiResult<u64> {
@@ -228,7 +246,12 @@ async fn log_restricted_read(
         ))
     })?;
     let (sub, _) = wire.into_submission().map_err(ApiError::bad_request)?;
-    crate::ledger::read::check_access(id, read, &sub)?;
+    if sub.source.is_some() || sub.attachment.is_some() {
+        return Err(ApiError::bad_request(
+            "an access change carries no source or attachment",
+        ));
+    }
+    crate::ledger::read::check_access(id, target, read, &sub)?;
     let sc = SignedChange::decode(&sub.signed)
         .map_err(|e| ApiError::bad_request(format!("access change: {e}")))?;
     if sc.change.actor != c.key {
@@ -255,12 +278,27 @@ pub async fn content(
 ) -> ApiResult<Json<ContentResponse>> {
     let rid = parse_id(&id)?;
     let req = body.map(|Json(r)| r).unwrap_or_default();
-    let (state, content) = st.read(move |l| Ok(l.readable_content(&rid)?)).await?;
-    let logged_at = if state.restricted() {
-        Some(log_restricted_read(&st, &c, &rid, &content, req, "content").await?)
-    } else {
-        None
+    // An ordinary record is checked and read under one lock, so that a seal appended
+    // meanwhile cannot slip between the check and the read.
+    let first = st
+        .read(move |l| {
+            let (state, content) = l.readable_content(&rid)?;
+            if state.restricted() {
+                return Ok(Err(content));
+            }
+            Ok(Ok(ContentResponse {
+                content: crate::api::b64(&l.open_content(&rid, &content)?),
+                case_number: l.case_number(&rid)?,
+                logged_at: None,
+            }))
+        })
+        .await?;
+    let content = match first {
+        Ok(answer) => return Ok(Json(answer)),
+        Err(content) => content,
     };
+    let target = (AccessTarget::Payload, &content);
+    let logged_at = Some(log_restricted_read(&st, &c, &rid, target, req, "content").await?);
     st.read(move |l| {
         let bytes = l.open_content(&rid, &content)?;
         Ok(Json(ContentResponse {
@@ -346,8 +384,8 @@ impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
 }
 
 /// Streams an attachment out. The plaintext's commitment is checked as it streams; a
-/// mismatch at the end aborts the body, so a client never sees a complete, bad file
-/// (the client checks the commitment too).
+/// mismatch at the end aborts the body, so a client never sees a complete, bad file.
+/// (The client cannot check it itself: the salt stays on the server.)
 pub async fn download(
     State(st): State<AppState>,
     Extension(c): Who,
@@ -357,15 +395,25 @@ pub async fn download(
     let rid = parse_id(&id)?;
     let blob = parse_hash(&blob, "blob commitment")?;
     let req = body.map(|Json(r)| r).unwrap_or_default();
-    let (state, change) = st
-        .read(move |l| Ok(l.readable_attachment(&rid, &blob)?))
+    // As for content: an ordinary record's reader is made under the same lock as the check.
+    let first = st
+        .read(move |l| {
+            let (state, change) = l.readable_attachment(&rid, &blob)?;
+            if state.restricted() {
+                return Ok(Err(change));
+            }
+            Ok(Ok(l.blob_reader(&rid, &change, &blob)?))
+        })
         .await?;
-    if state.restricted() {
-        log_restricted_read(&st, &c, &rid, &change, req, "attachments").await?;
-    }
-    let reader = st
-        .read(move |l| Ok(l.blob_reader(&rid, &change, &blob)?))
-        .await?;
+    let reader = match first {
+        Ok(r) => r,
+        Err(change) => {
+            let target = (AccessTarget::Attachment, &change);
+            log_restricted_read(&st, &c, &rid, target, req, "attachments").await?;
+            st.read(move |l| Ok(l.blob_reader(&rid, &change, &blob)?))
+                .await?
+        }
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);
     tokio::task::spawn_blocking(move || {
         let res = reader.stream(|chunk| {
@@ -464,9 +512,10 @@ pub async fn checkpoint_show(
         ),
     };
     st.read(move |l| {
-        let k = l
-            .kept_checkpoint(size)
-            .map_err(|e| ApiError::not_found(e.to_string()))?;
+        let k = l.kept_checkpoint(size).map_err(|e| match e {
+            crate::ledger::LedgerError::Invalid(m) => ApiError::not_found(m),
+            e => e.into(),
+        })?;
         Ok(Json(json!({"size": k.size, "note": k.note})))
     })
     .await
@@ -536,6 +585,9 @@ pub async fn backup(State(st): State<AppState>) -> ApiResult<Response> {
             Ok((tmp, summary))
         })
         .await?;
+    // The server's temporary folder is not the caller's business.
+    let mut summary = summary;
+    summary.dest = std::path::PathBuf::new();
     let header =
         serde_json::to_string(&summary).map_err(|e| ApiError::internal("the backup", e))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);

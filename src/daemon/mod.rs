@@ -62,8 +62,8 @@ pub struct Inner {
     replay: ReplayCache,
     /// Uploaded blobs awaiting their attach change: commitment → (uploader, blob).
     staged: Mutex<HashMap<[u8; 32], Staged>>,
-    /// `http` or `https`: how the target URI a client signed is rebuilt.
-    scheme: &'static str,
+    /// From `public_url`: the only scheme and authority requests are accepted for.
+    public: Option<(String, String)>,
     ledger_key: Option<SigningKey>,
 }
 
@@ -91,7 +91,10 @@ impl AppState {
             keys,
             replay: ReplayCache::new(config.replay_capacity),
             staged: Mutex::new(HashMap::new()),
-            scheme: "http",
+            public: config
+                .public_url
+                .as_deref()
+                .and_then(|u| config::public_base(u).ok()),
             ledger_key,
         }));
         (state, handle)
@@ -185,6 +188,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public)
         .merge(authed)
+        // The authenticator reads bodies up to MAX_JSON_BODY itself; let `Json` take them.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::api::MAX_JSON_BODY,
+        ))
         .layer(from_fn(public::log_request))
         .with_state(state)
 }

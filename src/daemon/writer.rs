@@ -10,6 +10,9 @@
 //! - One request's refused change never fails another's: if a grouped batch is refused,
 //!   each request is appended again on its own, so only the bad one is answered with the
 //!   refusal.
+//! - A failure of the store (not a refusal by the ledger's rules) or a panic stops all
+//!   later writes (503) until the daemon is restarted: the store may then hold a batch
+//!   the ledger in memory does not know, and must be reopened from disk.
 //! - Dropping every [`Writer`] lets queued jobs finish, then ends the thread.
 
 use std::collections::HashMap;
@@ -113,6 +116,7 @@ fn run(
     max_batch: usize,
 ) {
     let mut next: Option<Job> = None;
+    let mut failed = false;
     loop {
         let first = match next.take() {
             Some(j) => j,
@@ -151,7 +155,7 @@ fn run(
             }
         }
         if !group.is_empty() {
-            commit(&ledger, group);
+            commit(&ledger, group, &mut failed);
         }
         if refresh {
             with_ledger(&ledger, |l| {
@@ -167,45 +171,91 @@ fn run(
 fn with_ledger(ledger: &RwLock<Ledger>, f: impl FnOnce(&mut Ledger)) {
     match ledger.write() {
         Ok(mut l) => f(&mut l),
-        // A panic while appending poisons the lock; the store's batch is atomic, so the
-        // ledger on disk is whole. Keep serving from it.
+        // Appends run under catch_unwind and a failure stops writing (see `commit`), so
+        // a poisoned lock is only ever read from.
         Err(poisoned) => f(&mut poisoned.into_inner()),
     }
 }
 
-/// Appends a group as one batch; if the ledger refuses it, appends each request alone.
-fn commit(ledger: &RwLock<Ledger>, group: Vec<Pending>) {
-    if group.len() == 1 {
+/// Appends a group as one batch; if the ledger refuses it by its rules, appends each
+/// request alone. A failure of the store (I/O, sled) or a panic is fatal for writing:
+/// the store may hold a batch the ledger in memory does not know, so every later write
+/// is refused until the daemon is restarted and reopens the ledger from disk.
+fn commit(ledger: &RwLock<Ledger>, group: Vec<Pending>, failed: &mut bool) {
+    if *failed {
         for p in group {
-            let mut res = None;
-            with_ledger(ledger, |l| res = Some(append(l, p.subs)));
-            if let Some(r) = res {
-                let _ = p.reply.send(r);
-            }
+            let _ = p.reply.send(Err(stopped()));
         }
         return;
     }
-    let all: Vec<Submission> = group.iter().flat_map(|p| p.subs.iter().cloned()).collect();
-    let mut res = None;
-    with_ledger(ledger, |l| res = Some(append(l, all)));
-    match res {
-        Some(Ok((outcomes, head))) => {
-            let mut rest = outcomes.into_iter();
-            for p in group {
-                let mine: Vec<Outcome> = rest.by_ref().take(p.subs.len()).collect();
-                let _ = p.reply.send(Ok((mine, head)));
-            }
-        }
-        _ => {
-            for p in group {
-                let mut res = None;
-                with_ledger(ledger, |l| res = Some(append(l, p.subs)));
-                if let Some(r) = res {
-                    let _ = p.reply.send(r);
+    if group.len() > 1 {
+        let all: Vec<Submission> = group.iter().flat_map(|p| p.subs.iter().cloned()).collect();
+        match guarded(ledger, all) {
+            Ok((outcomes, head)) => {
+                let mut rest = outcomes.into_iter();
+                for p in group {
+                    let mine: Vec<Outcome> = rest.by_ref().take(p.subs.len()).collect();
+                    let _ = p.reply.send(Ok((mine, head)));
                 }
+                return;
             }
+            Err(e) if !is_refusal(&e) => {
+                *failed = true;
+                tracing::error!(error = %e, "the store failed; refusing writes until restarted");
+                for p in group {
+                    let _ = p.reply.send(Err(stopped()));
+                }
+                return;
+            }
+            Err(_) => {}
         }
     }
+    for p in group {
+        if *failed {
+            let _ = p.reply.send(Err(stopped()));
+            continue;
+        }
+        let res = guarded(ledger, p.subs);
+        if let Err(e) = &res {
+            if !is_refusal(e) {
+                *failed = true;
+                tracing::error!(error = %e, "the store failed; refusing writes until restarted");
+            }
+        }
+        let _ = p.reply.send(res);
+    }
+}
+
+/// A refusal by the ledger's rules (the batch wrote nothing), as opposed to a failure
+/// of the store.
+fn is_refusal(e: &LedgerError) -> bool {
+    matches!(
+        e,
+        LedgerError::Refused { .. }
+            | LedgerError::Malformed { .. }
+            | LedgerError::Invalid(_)
+            | LedgerError::NoRecord(_)
+            | LedgerError::Destroyed(_)
+    )
+}
+
+fn stopped() -> LedgerError {
+    LedgerError::Stopped
+}
+
+/// Appends under the write lock; a panic becomes an error (and so stops writes).
+fn guarded(
+    ledger: &RwLock<Ledger>,
+    subs: Vec<Submission>,
+) -> Result<(Vec<Outcome>, u64), LedgerError> {
+    let mut res = None;
+    with_ledger(ledger, |l| {
+        res = Some(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| append(l, subs)))
+                .unwrap_or(Err(LedgerError::Stopped)),
+        );
+    });
+    res.unwrap_or(Err(LedgerError::Stopped))
 }
 
 fn append(l: &mut Ledger, subs: Vec<Submission>) -> Result<(Vec<Outcome>, u64), LedgerError> {

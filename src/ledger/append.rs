@@ -249,7 +249,21 @@ impl Stager {
         }
         let commitment = committer.finish();
         let dest = blobs.join(hex::encode(commitment));
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        // Never replace a blob: a link fails if the name exists, where a rename would
+        // silently replace another record's attachment (a caller that picks the salt
+        // could aim at one).
+        let linked = std::fs::hard_link(&tmp, &dest);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(LedgerError::Invalid(format!(
+                    "blob {} already exists; stage the attachment with another salt",
+                    hex::encode(commitment)
+                )))
+            }
+            Err(e) => return Err(LedgerError::Io(dest, e)),
+        }
         std::fs::File::open(blobs)
             .and_then(|d| d.sync_all())
             .map_err(io(blobs))?;
@@ -261,7 +275,8 @@ impl Stager {
         })
     }
 
-    /// Removes a staged blob that no change will attach (an upload whose digest failed).
+    /// Removes a blob this stager staged and no change will attach (an upload whose
+    /// digest failed). `stage` never replaces an existing blob, so the file is its own.
     pub fn discard(&self, blob: &StagedBlob) {
         let _ = std::fs::remove_file(self.blobs.join(hex::encode(blob.commitment)));
     }

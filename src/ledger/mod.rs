@@ -76,6 +76,9 @@ pub enum LedgerError {
     Destroyed(String),
     #[error("{0}")]
     Invalid(String),
+    /// The daemon's writer stopped after a failure of the store; restart it.
+    #[error("writing stopped after a failure of the ledger's store; restart the daemon (it reopens the ledger from disk)")]
+    Stopped,
 }
 
 impl LedgerError {

@@ -11,7 +11,7 @@ use super::state::{Destroyable, RecordState};
 use super::{Ledger, LedgerError, Outcome, Submission};
 use crate::crypto::seal::{self, DataKey};
 use crate::crypto::Committer;
-use crate::format::{Action, CommitmentKind, Date, Entry, SignedChange};
+use crate::format::{AccessTarget, Action, CommitmentKind, Date, Entry, SignedChange};
 use crate::store::Space;
 
 /// Opened sealed content: `(salt, plaintext)`.
@@ -235,7 +235,7 @@ impl Ledger {
         access: Option<Submission>,
     ) -> Result<Vec<u8>, LedgerError> {
         let (st, content) = self.readable_content(id)?;
-        self.log_read(id, &st, &content, access)?;
+        self.log_read(id, &st, (AccessTarget::Payload, &content), access)?;
         self.open_content(id, &content)
     }
 
@@ -306,7 +306,7 @@ impl Ledger {
         out: &mut impl Write,
     ) -> Result<u64, LedgerError> {
         let (st, change) = self.readable_attachment(id, blob)?;
-        self.log_read(id, &st, &change, access)?;
+        self.log_read(id, &st, (AccessTarget::Attachment, &change), access)?;
         self.stream_blob(id, &change, blob, |c| out.write_all(c))
     }
 
@@ -347,7 +347,7 @@ impl Ledger {
         &mut self,
         id: &[u8; 16],
         st: &RecordState,
-        read: &[u8; 32],
+        read: (AccessTarget, &[u8; 32]),
         access: Option<Submission>,
     ) -> Result<(), LedgerError> {
         if !st.restricted() {
@@ -360,7 +360,7 @@ impl Ledger {
                 if st.sealed { "sealed" } else { "confidential" }
             ))
         })?;
-        check_access(id, read, &sub)?;
+        check_access(id, read.0, read.1, &sub)?;
         match self.append(vec![sub])?[0] {
             Outcome::Appended(_) => Ok(()),
             Outcome::AlreadyRecorded(s) => Err(LedgerError::Invalid(format!(
@@ -471,16 +471,22 @@ impl BlobReader {
     }
 }
 
-/// Checks that `sub` is an `access` change to record `id` naming exactly `read`.
+/// Checks that `sub` is an `access` change to record `id` naming exactly `read`, with
+/// the target being read (content or attachment).
 pub(crate) fn check_access(
     id: &[u8; 16],
+    target: AccessTarget,
     read: &[u8; 32],
     sub: &Submission,
 ) -> Result<(), LedgerError> {
     let sc = SignedChange::decode(&sub.signed)
         .map_err(|source| LedgerError::Malformed { index: 0, source })?;
     match sc.change.action {
-        Action::Access { change, .. } if change == *read && sc.change.record == *id => Ok(()),
+        Action::Access { change, target: t }
+            if change == *read && t == target && sc.change.record == *id =>
+        {
+            Ok(())
+        }
         _ => Err(LedgerError::Invalid(
             "the access change does not name what is being read".into(),
         )),

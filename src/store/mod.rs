@@ -394,7 +394,7 @@ mod tests {
             b.put(Space::Entry, &1u64.to_be_bytes(), b"one");
             s.commit(b).unwrap();
         }
-        let s = Store::open(d.path(), Duration::ZERO).unwrap();
+        let s = Store::open(d.path(), Duration::from_secs(5)).unwrap();
         let all: Vec<_> = s.entries(0).map(|r| r.unwrap()).collect();
         assert_eq!(all, vec![(0, b"zero".to_vec()), (1, b"one".to_vec())]);
         assert_eq!(s.entries(1).count(), 1);
@@ -418,7 +418,7 @@ mod tests {
                 "sled wrote no blob file for a 600 KiB value"
             );
         }
-        let s = Store::open(d.path(), Duration::ZERO).unwrap();
+        let s = Store::open(d.path(), Duration::from_secs(5)).unwrap();
         assert_eq!(s.get(Space::Sealed, b"big").unwrap().unwrap(), big);
     }
 

@@ -91,6 +91,8 @@ pub struct Raw<'a> {
     pub created_offset: i64,
     pub nonce: Option<String>,
     pub unsigned: bool,
+    /// Sign for, and send with, this Host (another daemon's name).
+    pub host: Option<String>,
 }
 
 impl<'a> Raw<'a> {
@@ -104,6 +106,7 @@ impl<'a> Raw<'a> {
             created_offset: 0,
             nonce: None,
             unsigned: false,
+            host: None,
         }
     }
     pub fn json(mut self, v: &serde_json::Value) -> Self {
@@ -115,7 +118,11 @@ impl<'a> Raw<'a> {
     pub fn send(&self, base: &str, key: &SigningKey) -> (u16, String) {
         let http = reqwest::blocking::Client::new();
         let url = format!("{base}{}", self.path);
-        let signed_url = format!("{base}{}", self.signed_path.unwrap_or(self.path));
+        let signed_base = match &self.host {
+            Some(h) => format!("http://{h}"),
+            None => base.to_string(),
+        };
+        let signed_url = format!("{signed_base}{}", self.signed_path.unwrap_or(self.path));
         let digest = httpsig::content_digest(self.signed_body.as_deref().unwrap_or(&self.body));
         let created = jiff::Timestamp::now().as_second() + self.created_offset;
         let nonce = self.nonce.clone().unwrap_or_else(httpsig::new_nonce);
@@ -124,6 +131,9 @@ impl<'a> Raw<'a> {
             .request(self.method.parse().unwrap(), &url)
             .header("content-type", "application/json")
             .body(self.body.clone());
+        if let Some(h) = &self.host {
+            rb = rb.header("host", h);
+        }
         if !self.unsigned {
             rb = rb
                 .header("content-digest", digest)
