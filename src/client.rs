@@ -159,6 +159,19 @@ impl Client {
             })
     }
 
+    /// The lines of a streamed answer (JSON lines), read as they arrive.
+    pub fn get_lines(&self, path: &str) -> Result<impl Iterator<Item = Result<String>>> {
+        use std::io::BufRead;
+        let (rb, url) = self.signed(Method::GET, path, &httpsig::content_digest(b""))?;
+        let res = self.send(rb, &url)?;
+        Ok(std::io::BufReader::new(res).lines().map(move |l| {
+            l.map_err(|e| ClientError::Transport {
+                url: url.clone(),
+                detail: format!("the stream broke: {e}"),
+            })
+        }))
+    }
+
     pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         let res = self.post_raw(path, body)?;
         Self::json(res.0, &res.1)

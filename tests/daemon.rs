@@ -763,6 +763,18 @@ fn retention_through_server() {
     let plan = before[2][0]["id"].as_str().unwrap().to_string();
     let plan_local = local(&["purge", "show", &plan]);
     let cert_local = local(&["purge", "certificate", &plan]);
+    let report_local = local(&["retention", "report", "--as-of", "2031-06-30"]);
+    let (code, table_local, err) = run(&[
+        "--ledger",
+        dir.to_str().unwrap(),
+        "retention",
+        "report",
+        "--as-of",
+        "2031-06-30",
+        "--status",
+        "eligible",
+    ]);
+    assert_eq!(code, 0, "{err}");
     let d = Daemon::start(&dir);
     let remote = |who: &str, args: &[&str]| -> (i32, String, String) {
         let key = dir.join(format!("keys/{who}.key"));
@@ -792,6 +804,25 @@ fn retention_through_server() {
     }
     assert_eq!(ok("auditor", &["purge", "show", &plan]), plan_local);
     assert_eq!(ok("auditor", &["purge", "certificate", &plan]), cert_local);
+    let report = ok("clerk", &["retention", "report", "--as-of", "2031-06-30"]);
+    assert!(report["records"].as_array().unwrap().len() > 5, "{report}");
+    assert_eq!(report, report_local);
+    let key = dir.join("keys/clerk.key");
+    let (code, table, err) = run(&[
+        "--server",
+        &d.url,
+        "--key",
+        key.to_str().unwrap(),
+        "retention",
+        "report",
+        "--as-of",
+        "2031-06-30",
+        "--status",
+        "eligible",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(table, table_local);
+    assert!(table.contains(" eligible "), "{table}");
 
     let schedule = concat!(
         env!("CARGO_MANIFEST_DIR"),

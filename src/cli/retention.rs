@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::args::{HoldCmd, RetentionCmd, ScheduleCmd};
 use super::records::parse_id;
-use super::{append_with, fail, Ctx, Res};
+use super::{append_with, fail, Backend, Ctx, Res};
 use crate::format::HoldKind;
 use crate::ledger::holds::HoldTarget;
 use crate::ledger::schedules;
@@ -174,73 +174,150 @@ pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
     if let Some(s) = status.as_deref().filter(|s| !names.contains(s)) {
         return fail(format!("--status {s:?}: use one of {}", names.join(", ")));
     }
-    let l = ctx.open()?;
-    let date = as_of(&l, given.as_deref())?;
-    let Some((adopted, schedule)) = l.schedule_in_force()? else {
-        return fail("no retention schedule is adopted; run `blotter schedule adopt FILE` first");
+    let mut p = Printer {
+        json: ctx.cli.json,
+        status: status.clone(),
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        shown: 0,
     };
     let pb = ctx.progress(0, "retention report");
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    // With --json, one document written as it streams: {"records":[...],"summary":{...}};
-    // a table for a person.
-    let mut write = |line: String| -> Result<(), crate::ledger::LedgerError> {
-        let _ = writeln!(out, "{line}");
-        Ok(())
+    let ended = match ctx.backend()? {
+        Backend::Remote(c) => {
+            let q = given
+                .as_deref()
+                .map_or(String::new(), |d| format!("?as_of={d}"));
+            let lines = c.get_lines(&format!("/v1/retention/report{q}"))?;
+            let mut started = false;
+            let mut end = Err("the server's report stopped before its summary".to_string());
+            for line in lines {
+                let v: serde_json::Value = serde_json::from_str(&line?)?;
+                if !started {
+                    p.start(&v)?;
+                    started = true;
+                } else if let Some(s) = v.get("summary") {
+                    end = Ok(s.clone());
+                    break;
+                } else if let Some(e) = v.get("error") {
+                    end = Err(e.as_str().unwrap_or("the report failed").to_string());
+                    break;
+                } else {
+                    p.record(&v);
+                    pb.inc(1);
+                }
+            }
+            if !started {
+                return fail("the server sent an empty report");
+            }
+            end
+        }
+        Backend::Local(l) => {
+            let date = as_of(&l, given.as_deref())?;
+            let Some((adopted, schedule)) = l.schedule_in_force()? else {
+                return fail(
+                    "no retention schedule is adopted; run `blotter schedule adopt FILE` first",
+                );
+            };
+            p.start(&json!({"as_of": date.to_string(), "schedule": adopted}))?;
+            let mut n = 0u64;
+            let result = l.retention_report(&schedule, date, &mut |o| {
+                n += 1;
+                pb.set_position(n);
+                p.record(&serde_json::to_value(&o).unwrap_or_default());
+                Ok(())
+            });
+            result
+                .map(|by_status| json!({"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status}))
+                .map_err(|e| e.to_string())
+        }
     };
-    if ctx.cli.json {
-        write("{\"records\":[".into())?;
-    } else {
-        write(format!(
-            "retention report as of {date}: {} {} (version {}), adopted at entry {}",
-            adopted.state, adopted.title, adopted.version, adopted.seq
-        ))?;
-    }
-    let mut n = 0u64;
-    let mut shown = 0u64;
-    let result = l.retention_report(&schedule, date, &mut |o| {
-        n += 1;
-        pb.set_position(n);
-        let name = crate::ledger::report::status_name(o.status);
-        if status.as_deref().is_some_and(|s| s != name) {
-            return Ok(());
-        }
-        if ctx.cli.json {
-            let sep = if shown == 0 { "" } else { "," };
-            shown += 1;
-            write(format!(
-                "{sep}{}",
-                serde_json::to_string(&o).unwrap_or_default()
-            ))
-        } else {
-            write(format!(
-                "{}  {:<14} {:<15} item {:<12} trigger {:<10} eligible {:<10}  {}",
-                hex::encode(o.record),
-                o.record_type,
-                name,
-                o.item.as_deref().unwrap_or("-"),
-                o.trigger_date.map(|d| d.to_string()).unwrap_or("-".into()),
-                o.eligible_on.map(|d| d.to_string()).unwrap_or("-".into()),
-                o.reason,
-            ))
-        }
-    });
     pb.finish_and_clear();
-    let by_status = match result {
-        Ok(b) => b,
+    match ended {
+        Ok(summary) => {
+            p.end(&summary);
+            Ok(0)
+        }
         // The records already written stay one JSON document: closed with the error.
         Err(e) if ctx.cli.json => {
-            write(format!("],\"error\":{}}}", json!(e.to_string())))?;
+            p.line(format!("],\"error\":{}}}", json!(e)));
             eprintln!("blotter: error: {e}");
-            return Ok(2);
+            Ok(2)
         }
-        Err(e) => return Err(e.into()),
-    };
-    let summary = json!({"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status});
-    if ctx.cli.json {
-        write(format!("],\"summary\":{summary}}}"))?;
-    } else {
-        let parts: Vec<String> = by_status.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        write(format!("{n} records: {}", parts.join(", ")))?;
+        Err(e) => fail(e),
     }
-    Ok(0)
+}
+
+/// Prints a retention report as it streams: with --json one document
+/// `{"records":[...],"summary":{...}}`, else a table for a person. Local and remote
+/// reports go through it, from the same JSON values.
+struct Printer<W: Write> {
+    json: bool,
+    status: Option<String>,
+    out: W,
+    shown: u64,
+}
+
+impl<W: Write> Printer<W> {
+    fn line(&mut self, line: String) {
+        // A closed pipe (`| head`) is not an error worth a panic.
+        let _ = writeln!(self.out, "{line}");
+    }
+
+    /// `head`: `{"as_of", "schedule"}`.
+    fn start(&mut self, head: &serde_json::Value) -> Res<()> {
+        if self.json {
+            self.line("{\"records\":[".into());
+            return Ok(());
+        }
+        let a: crate::ledger::schedules::Adopted =
+            serde_json::from_value(head["schedule"].clone())?;
+        let date = head["as_of"].as_str().unwrap_or("?").to_string();
+        self.line(format!(
+            "retention report as of {date}: {} {} (version {}), adopted at entry {}",
+            a.state, a.title, a.version, a.seq
+        ));
+        Ok(())
+    }
+
+    fn record(&mut self, o: &serde_json::Value) {
+        let s = |k: &str| o[k].as_str().unwrap_or("-").to_string();
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|want| want != s("status"))
+        {
+            return;
+        }
+        if self.json {
+            let sep = if self.shown == 0 { "" } else { "," };
+            self.shown += 1;
+            self.line(format!("{sep}{o}"));
+        } else {
+            self.line(format!(
+                "{}  {:<14} {:<15} item {:<12} trigger {:<10} eligible {:<10}  {}",
+                s("record"),
+                s("record_type"),
+                s("status"),
+                s("item"),
+                s("trigger_date"),
+                s("eligible_on"),
+                s("reason"),
+            ));
+        }
+    }
+
+    fn end(&mut self, summary: &serde_json::Value) {
+        if self.json {
+            self.line(format!("],\"summary\":{summary}}}"));
+        } else {
+            let parts: Vec<String> = summary["by_status"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| format!("{k} {v}")).collect())
+                .unwrap_or_default();
+            self.line(format!(
+                "{} records: {}",
+                summary["records"],
+                parts.join(", ")
+            ));
+        }
+    }
 }

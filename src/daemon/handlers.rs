@@ -691,3 +691,79 @@ pub async fn certificate(
     let rid = parse_id(&id)?;
     st.read(move |l| Ok(Json(l.certificate_value(&rid)?))).await
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    as_of: Option<String>,
+}
+
+/// The retention report as JSON lines: `{"as_of", "schedule"}`, one outcome per record,
+/// then `{"summary": …}` (or `{"error": …}` if it fails part way). It runs under the
+/// read lock on a blocking thread and streams as it goes.
+pub async fn retention_report(
+    State(st): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let given = match q.as_of {
+        None => None,
+        Some(d) => Some(d.parse::<jiff::civil::Date>().map_err(|e| {
+            ApiError::bad_request(format!("as_of {d:?}: expected YYYY-MM-DD ({e})"))
+        })?),
+    };
+    let (head, schedule, adopted, date) = st
+        .read(move |l| {
+            let date = match given {
+                Some(d) => d,
+                None => jiff::Zoned::now()
+                    .with_time_zone(l.policy()?.time_zone.clone())
+                    .date(),
+            };
+            let (adopted, schedule) = l.schedule_in_force()?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "no retention schedule is adopted; run `blotter schedule adopt FILE` first",
+                )
+            })?;
+            let head = json!({"as_of": date.to_string(), "schedule": adopted});
+            Ok((head, schedule, adopted, date))
+        })
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(64);
+    let ledger = st.ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        let send = |v: Value| {
+            let mut line = v.to_string();
+            line.push('\n');
+            tx.blocking_send(Ok(bytes::Bytes::from(line)))
+                .map_err(|_| crate::ledger::LedgerError::Invalid("the client went away".into()))
+        };
+        if send(head).is_err() {
+            return;
+        }
+        let l = match ledger.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut n = 0u64;
+        let res = l.retention_report(&schedule, date, &mut |o| {
+            n += 1;
+            send(json!(o))
+        });
+        let last = match res {
+            Ok(by_status) => {
+                json!({"summary": {"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status}})
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        let _ = send(last);
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
