@@ -76,48 +76,12 @@ pub async fn append(
             "a request carries 1 to {MAX_BATCH} changes"
         )));
     }
-    let mut checked = Vec::with_capacity(req.submissions.len());
-    let mut keys_changed = false;
-    for (i, w) in req.submissions.into_iter().enumerate() {
-        let (mut sub, blob) = w
-            .into_submission()
-            .map_err(|e| ApiError::bad_request(format!("change {i}: {e}")))?;
-        if sub.source.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "change {i}: source references are recorded only by `blotter import`, which runs where the ledger is"
-            )));
-        }
-        let sc = SignedChange::decode(&sub.signed)
-            .map_err(|e| ApiError::bad_request(format!("change {i}: malformed: {e}")))?;
-        let change = &sc.change;
-        if change.actor != c.key {
-            return Err(ApiError::forbidden(format!(
-                "change {i}: signed by key {}, not by the caller's key; a client sends only changes it signed",
-                hex::encode(change.actor)
-            )));
-        }
-        if !crate::ledger::authority::allowed(c.role, &change.action) {
-            return Err(ApiError::forbidden(format!(
-                "change {i}: a key of role {} may not sign {}",
-                c.role,
-                change.action.name()
-            )));
-        }
-        // Checked here, on the request's own thread, so that the single writer does not
-        // spend its time on signatures; `trusted` then tells the ledger it was checked.
-        if !crate::crypto::verify_change(&change.actor, sc.change_bytes(), &sc.signature()) {
-            return Err(ApiError::bad_request(format!(
-                "change {i}: bad signature by key {}",
-                hex::encode(change.actor)
-            )));
-        }
-        sub.trusted = true;
-        keys_changed |= matches!(
-            change.action,
-            Action::KeyRegister { .. } | Action::KeyRevoke { .. }
-        );
-        checked.push((sub, blob.map(|b| (change.record, b))));
-    }
+    // Decoding and strict signature checks of up to MAX_BATCH changes run on a blocking
+    // thread, not on the async workers that serve every other request.
+    let caller = c.clone();
+    let (checked, keys_changed) = tokio::task::spawn_blocking(move || check_changes(&caller, req))
+        .await
+        .map_err(|e| ApiError::internal("checking the changes", e))??;
     // Only now are uploads taken from the staged list, so that a refused request leaves
     // them there for a retry.
     let mut subs = Vec::with_capacity(checked.len());
@@ -766,4 +730,56 @@ pub async fn retention_report(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// A checked submission and the staged upload it attaches (record, blob), if any.
+type Checked = (crate::ledger::Submission, Option<([u8; 16], [u8; 32])>);
+
+/// Checks each change of a request: well formed, no source reference, signed by the
+/// caller's own key with a strictly valid signature, an action the caller's role may
+/// sign. Returns them marked `trusted` (checked), and whether any touches keys.
+fn check_changes(c: &Caller, req: AppendRequest) -> ApiResult<(Vec<Checked>, bool)> {
+    let mut checked = Vec::with_capacity(req.submissions.len());
+    let mut keys_changed = false;
+    for (i, w) in req.submissions.into_iter().enumerate() {
+        let (mut sub, blob) = w
+            .into_submission()
+            .map_err(|e| ApiError::bad_request(format!("change {i}: {e}")))?;
+        if sub.source.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "change {i}: source references are recorded only by `blotter import`, which runs where the ledger is"
+            )));
+        }
+        let sc = SignedChange::decode(&sub.signed)
+            .map_err(|e| ApiError::bad_request(format!("change {i}: malformed: {e}")))?;
+        let change = &sc.change;
+        if change.actor != c.key {
+            return Err(ApiError::forbidden(format!(
+                "change {i}: signed by key {}, not by the caller's key; a client sends only changes it signed",
+                hex::encode(change.actor)
+            )));
+        }
+        if !crate::ledger::authority::allowed(c.role, &change.action) {
+            return Err(ApiError::forbidden(format!(
+                "change {i}: a key of role {} may not sign {}",
+                c.role,
+                change.action.name()
+            )));
+        }
+        // Checked here, on the request's own thread, so that the single writer does not
+        // spend its time on signatures; `trusted` then tells the ledger it was checked.
+        if !crate::crypto::verify_change(&change.actor, sc.change_bytes(), &sc.signature()) {
+            return Err(ApiError::bad_request(format!(
+                "change {i}: bad signature by key {}",
+                hex::encode(change.actor)
+            )));
+        }
+        sub.trusted = true;
+        keys_changed |= matches!(
+            change.action,
+            Action::KeyRegister { .. } | Action::KeyRevoke { .. }
+        );
+        checked.push((sub, blob.map(|b| (change.record, b))));
+    }
+    Ok((checked, keys_changed))
 }
