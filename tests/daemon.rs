@@ -663,6 +663,22 @@ fn tiles_and_backup_under_load() {
     assert_eq!(code, 0, "{out2} {err}");
 }
 
+/// What a job finished writing into `dir`: names starting with `prefix` (its temporary
+/// files have other names).
+fn finished(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The configured jobs: a checkpoint on a timer once the log grew, the retention report
 /// and an online backup written into their folders.
 #[test]
@@ -687,8 +703,8 @@ fn jobs_from_the_config_file() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let latest: Value = c.get("/v1/checkpoints/latest").unwrap();
-        let report = std::fs::read_dir(&reports).map(|r| r.count()).unwrap_or(0);
-        let backup = std::fs::read_dir(&backups).map(|r| r.count()).unwrap_or(0);
+        let report = finished(&reports, "retention-").len();
+        let backup = finished(&backups, "backup-").len();
         if latest["size"].as_u64() == Some(grown) && report > 0 && backup > 0 {
             break;
         }
@@ -698,21 +714,11 @@ fn jobs_from_the_config_file() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let report = std::fs::read_dir(&reports)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let report = finished(&reports, "retention-")[0].clone();
     let doc: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(doc["summary"]["records"].as_u64().unwrap() > 0, "{doc}");
     drop(d);
-    let backup = std::fs::read_dir(&backups)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let backup = finished(&backups, "backup-")[0].clone();
     let (code, out, err) = run(&["--ledger", backup.to_str().unwrap(), "--json", "verify"]);
     assert_eq!(code, 0, "{out} {err}");
     // A wrong config file is refused with file:line:column, and nothing is served.

@@ -150,16 +150,10 @@ pub(crate) fn hold(ctx: &Ctx, cmd: &HoldCmd) -> Res<i32> {
     }
 }
 
-/// Today in the agency's time zone, or the date given.
-pub(crate) fn as_of(l: &crate::ledger::Ledger, given: Option<&str>) -> Res<jiff::civil::Date> {
-    match given {
-        Some(s) => s
-            .parse()
-            .map_err(|e| format!("--as-of {s:?}: expected YYYY-MM-DD ({e})").into()),
-        None => Ok(jiff::Zoned::now()
-            .with_time_zone(l.policy()?.time_zone.clone())
-            .date()),
-    }
+/// A `--as-of` date.
+fn parse_as_of(s: &str) -> Res<jiff::civil::Date> {
+    s.parse()
+        .map_err(|e| format!("--as-of {s:?}: expected YYYY-MM-DD ({e})").into())
 }
 
 pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
@@ -211,23 +205,35 @@ pub(crate) fn report(ctx: &Ctx, cmd: &RetentionCmd) -> Res<i32> {
             end
         }
         Backend::Local(l) => {
-            let date = as_of(&l, given.as_deref())?;
-            let Some((adopted, schedule)) = l.schedule_in_force()? else {
-                return fail(
-                    "no retention schedule is adopted; run `blotter schedule adopt FILE` first",
-                );
-            };
-            p.start(&json!({"as_of": date.to_string(), "schedule": adopted}))?;
+            let date = given.as_deref().map(parse_as_of).transpose()?;
+            let mut started = false;
             let mut n = 0u64;
-            let result = l.retention_report(&schedule, date, &mut |o| {
-                n += 1;
-                pb.set_position(n);
-                p.record(&serde_json::to_value(&o).unwrap_or_default());
-                Ok(())
-            });
-            result
-                .map(|by_status| json!({"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status}))
-                .map_err(|e| e.to_string())
+            // Both callbacks print through the one printer.
+            let printer = std::cell::RefCell::new(&mut p);
+            let result = l.report_in_force(
+                date,
+                &mut |adopted, date| {
+                    started = true;
+                    printer
+                        .borrow_mut()
+                        .start(&json!({"as_of": date.to_string(), "schedule": adopted}))
+                        .map_err(|f| crate::ledger::LedgerError::Invalid(f.message))
+                },
+                &mut |o| {
+                    n += 1;
+                    pb.set_position(n);
+                    printer
+                        .borrow_mut()
+                        .record(&serde_json::to_value(&o).unwrap_or_default());
+                    Ok(())
+                },
+            );
+            match result {
+                Ok(summary) => Ok(serde_json::to_value(&summary)?),
+                // Nothing printed yet (no schedule, say): a plain failure.
+                Err(e) if !started => return Err(e.into()),
+                Err(e) => Err(e.to_string()),
+            }
         }
     };
     pb.finish_and_clear();

@@ -85,39 +85,37 @@ async fn checkpoint_if_grown(st: &AppState) {
 }
 
 /// Writes `retention-YYYY-MM-DD.json` (the `retention report --json` document) into
-/// `dir` through a temporary file, fsynced and renamed.
+/// `dir` as the report streams, through a temporary file, fsynced and renamed.
 pub(crate) fn write_report(l: &crate::ledger::Ledger, dir: &Path) -> Result<String, String> {
     use std::io::Write;
-    let policy = l.policy().map_err(|e| e.to_string())?;
-    let date = jiff::Zoned::now()
-        .with_time_zone(policy.time_zone.clone())
-        .date();
-    let Some((adopted, schedule)) = l.schedule_in_force().map_err(|e| e.to_string())? else {
-        return Err("no retention schedule is adopted".into());
-    };
+    let date = l.today().map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("retention-{date}.json"));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut records = Vec::new();
-    let by_status = l
-        .retention_report(&schedule, date, &mut |o| {
-            records.push(o);
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut out = std::io::BufWriter::new(tmp);
+    // Dropped (and so removed) unwritten if the report fails, no schedule included.
+    write!(out, "{{\"records\":[").map_err(io)?;
+    let mut sep = "";
+    let summary = l
+        .report_in_force(Some(date), &mut |_, _| Ok(()), &mut |o| {
+            let line = serde_json::to_string(&o).map_err(|e| ledger_io(e.into()))?;
+            write!(out, "{sep}{line}").map_err(ledger_io)?;
+            sep = ",";
             Ok(())
         })
         .map_err(|e| e.to_string())?;
-    let n = records.len();
-    let doc = serde_json::json!({
-        "records": records,
-        "summary": {"as_of": date.to_string(), "schedule": adopted, "records": n, "by_status": by_status},
-    });
-    let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    serde_json::to_writer(&mut tmp, &doc).map_err(|e| format!("{}: {e}", path.display()))?;
-    tmp.flush().map_err(io)?;
+    let summary = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
+    write!(out, "],\"summary\":{summary}}}").map_err(io)?;
+    let tmp = out.into_inner().map_err(|e| io(e.into_error()))?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(&path).map_err(|e| io(e.error))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io)?;
     Ok(path.display().to_string())
+}
+
+fn ledger_io(e: std::io::Error) -> crate::ledger::LedgerError {
+    crate::ledger::LedgerError::Invalid(format!("writing the report: {e}"))
 }

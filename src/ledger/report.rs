@@ -34,7 +34,7 @@ const STATUS_FIELDS: &[(&str, &str)] = &[
     ("appeals-exhausted", "appeals_exhausted_on"),
 ];
 
-/// Totals of a report, by status.
+/// Totals of a report, by status: the `summary` of `retention report --json`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ReportSummary {
     pub as_of: String,
@@ -189,6 +189,49 @@ impl Ledger {
             return None;
         }
         Some(self.evaluate_with(schedule, policy, &st, as_of, holds_exist))
+    }
+
+    /// Today in the agency's time zone.
+    pub fn today(&self) -> Result<jiff::civil::Date, LedgerError> {
+        Ok(jiff::Zoned::now()
+            .with_time_zone(self.policy()?.time_zone)
+            .date())
+    }
+
+    /// The retention report under the schedule in force, as of `as_of` (default: today
+    /// in the agency's time zone): `start` gets the adoption and the date before the
+    /// first record, `each` every outcome in record-id order; returns the totals. What
+    /// `retention report` prints, the daemon streams and its daily job writes.
+    pub fn report_in_force(
+        &self,
+        as_of: Option<jiff::civil::Date>,
+        start: &mut dyn FnMut(
+            &super::schedules::Adopted,
+            jiff::civil::Date,
+        ) -> Result<(), LedgerError>,
+        each: &mut dyn FnMut(Outcome) -> Result<(), LedgerError>,
+    ) -> Result<ReportSummary, LedgerError> {
+        let date = match as_of {
+            Some(d) => d,
+            None => self.today()?,
+        };
+        let (adopted, schedule) = self.schedule_in_force()?.ok_or_else(|| {
+            LedgerError::Invalid(
+                "no retention schedule is adopted; run `blotter schedule adopt FILE` first".into(),
+            )
+        })?;
+        start(&adopted, date)?;
+        let mut records = 0u64;
+        let by_status = self.retention_report(&schedule, date, &mut |o| {
+            records += 1;
+            each(o)
+        })?;
+        Ok(ReportSummary {
+            as_of: date.to_string(),
+            schedule: Some(adopted),
+            records,
+            by_status,
+        })
     }
 
     /// Streams the evaluation of every live record (not disposed, not the ledger's own)
