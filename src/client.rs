@@ -212,15 +212,14 @@ impl Client {
         let st = self
             .record(id)?
             .ok_or_else(|| ClientError::Invalid(format!("record {} not found", hex::encode(id))))?;
-        let created_on = st
-            .created_on
-            .parse()
-            .map_err(|e: crate::format::FormatError| ClientError::Invalid(e.to_string()))?;
-        let mut d = Draft::new_record(&st.record_type, created_on, action);
-        d.record = *id;
-        d.record_prev = st.latest;
-        d.case = st.case;
-        Ok(d)
+        if st.id != *id {
+            return Err(ClientError::Invalid(format!(
+                "asked for record {}, the server answered with record {}",
+                hex::encode(id),
+                hex::encode(st.id)
+            )));
+        }
+        Draft::for_record(&st, action).map_err(|e| ClientError::Invalid(e.to_string()))
     }
 
     /// Signs a draft with this client's key, on this ledger's origin.

@@ -125,6 +125,20 @@ impl Draft {
         Draft::new_record("key", today(), action)
     }
 
+    /// A draft of a further change to the record whose state is `st`: its type and
+    /// creation date, its latest change as `record_prev`, its case commitment.
+    pub fn for_record(st: &super::RecordState, action: Action) -> Result<Draft, LedgerError> {
+        let created_on = st
+            .created_on
+            .parse()
+            .map_err(|e: crate::format::FormatError| LedgerError::Invalid(e.to_string()))?;
+        let mut d = Draft::new_record(&st.record_type, created_on, action);
+        d.record = st.id;
+        d.record_prev = st.latest;
+        d.case = st.case;
+        Ok(d)
+    }
+
     /// A draft for a new record of `record_type`.
     pub fn new_record(record_type: &str, created_on: Date, action: Action) -> Draft {
         Draft {
@@ -318,15 +332,7 @@ impl Ledger {
         let st = self
             .record(record)?
             .ok_or_else(|| LedgerError::NoRecord(hex::encode(record)))?;
-        let created_on = st
-            .created_on
-            .parse()
-            .map_err(|e: crate::format::FormatError| LedgerError::Invalid(e.to_string()))?;
-        let mut d = Draft::new_record(&st.record_type, created_on, action);
-        d.record = *record;
-        d.record_prev = st.latest;
-        d.case = st.case;
-        Ok(d)
+        Draft::for_record(&st, action)
     }
 
     /// Signs a draft with `key`: makes the salts and commitments, encodes, signs.
