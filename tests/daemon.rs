@@ -25,6 +25,14 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `blotter --server URL --key DIR/keys/WHO.key ARGS…` against the daemon `d`.
+fn as_who(d: &Daemon, who: &str, args: &[&str]) -> (i32, String, String) {
+    let key = d.dir.join(format!("keys/{who}.key"));
+    let mut all = vec!["--server", &d.url, "--key", key.to_str().unwrap()];
+    all.extend(args);
+    run(&all)
+}
+
 fn head(d: &Daemon) -> u64 {
     let c = Client::new(&d.url, key(&d.dir.join("keys/auditor.key"))).unwrap();
     c.info().unwrap().size
@@ -225,47 +233,35 @@ fn role_matrix() {
     let payload = tmp.path().join("p.json");
     std::fs::write(&payload, r#"{"a":1}"#).unwrap();
     for role in roles {
-        let (code, _, err) = run(&[
-            "--server",
-            &d.url,
-            "--key",
-            dir.join(format!("keys/{role}.key")).to_str().unwrap(),
-            "record",
-            "create",
-            "--type",
-            "incident",
-            "--payload",
-            payload.to_str().unwrap(),
-        ]);
+        let (code, _, err) = as_who(
+            &d,
+            role,
+            &[
+                "record",
+                "create",
+                "--type",
+                "incident",
+                "--payload",
+                payload.to_str().unwrap(),
+            ],
+        );
         let ok = role == "clerk" || role == "supervisor";
         assert_eq!(code == 0, ok, "{role} record create: {err}");
         if !ok {
             assert!(err.contains("(403)"), "{role}: {err}");
         }
-        let (code, _, err) = run(&[
-            "--server",
-            &d.url,
-            "--key",
-            dir.join(format!("keys/{role}.key")).to_str().unwrap(),
-            "record",
-            "seal",
-            &record,
-            "--court-order",
-            "CO-1",
-        ]);
+        let (code, _, err) = as_who(
+            &d,
+            role,
+            &["record", "seal", &record, "--court-order", "CO-1"],
+        );
         assert_eq!(code == 0, role == "supervisor", "{role} seal: {err}");
         if role == "supervisor" {
-            let (code, _, err) = run(&[
-                "--server",
-                &d.url,
-                "--key",
-                dir.join("keys/supervisor.key").to_str().unwrap(),
-                "record",
-                "unseal",
-                &record,
-                "--court-order",
-                "CO-1",
-            ]);
+            let (code, _, err) = as_who(
+                &d,
+                "supervisor",
+                &["record", "unseal", &record, "--court-order", "CO-1"],
+            );
             assert_eq!(code, 0, "{err}");
         }
     }
@@ -278,49 +274,34 @@ fn restricted_reads_are_logged_first() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo(tmp.path(), "d", 20);
     let d = Daemon::start(&dir);
-    let k = |r: &str| {
-        dir.join(format!("keys/{r}.key"))
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
     let payload = tmp.path().join("p.json");
     std::fs::write(&payload, r#"{"juvenile":true}"#).unwrap();
-    let (code, out, err) = run(&[
-        "--server",
-        &d.url,
-        "--key",
-        &k("clerk"),
-        "--json",
-        "record",
-        "create",
-        "--type",
-        "incident",
-        "--payload",
-        payload.to_str().unwrap(),
-        "--confidential",
-    ]);
+    let (code, out, err) = as_who(
+        &d,
+        "clerk",
+        &[
+            "--json",
+            "record",
+            "create",
+            "--type",
+            "incident",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--confidential",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let id = serde_json::from_str::<Value>(&out).unwrap()["record"]
         .as_str()
         .unwrap()
         .to_string();
     let history = |who: &str| {
-        let (code, out, err) = run(&[
-            "--server",
-            &d.url,
-            "--key",
-            &k(who),
-            "--json",
-            "record",
-            "history",
-            &id,
-        ]);
+        let (code, out, err) = as_who(&d, who, &["--json", "record", "history", &id]);
         assert_eq!(code, 0, "{err}");
         serde_json::from_str::<Value>(&out).unwrap()
     };
     for who in ["clerk", "admin"] {
-        let (code, out, err) = run(&["--server", &d.url, "--key", &k(who), "record", "show", &id]);
+        let (code, out, err) = as_who(&d, who, &["record", "show", &id]);
         assert_eq!(code, 2, "{who} must not read it: {out}");
         assert!(err.contains("(403)"), "{who}: {err}");
         assert!(!out.contains("juvenile"));
@@ -331,16 +312,7 @@ fn restricted_reads_are_logged_first() {
         "refused reads log nothing"
     );
     for (n, who) in ["supervisor", "auditor"].iter().enumerate() {
-        let (code, out, err) = run(&[
-            "--server",
-            &d.url,
-            "--key",
-            &k(who),
-            "--json",
-            "record",
-            "show",
-            &id,
-        ]);
+        let (code, out, err) = as_who(&d, who, &["--json", "record", "show", &id]);
         assert_eq!(code, 0, "{who}: {err}");
         assert!(out.contains("juvenile"));
         let h = history(who);
@@ -620,16 +592,11 @@ fn tiles_and_backup_under_load() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let out = tmp.path().join("backup");
-    let (code, stdout, err) = run(&[
-        "--server",
-        &d.url,
-        "--key",
-        dir.join("keys/admin.key").to_str().unwrap(),
-        "--json",
-        "backup",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = as_who(
+        &d,
+        "admin",
+        &["--json", "backup", "--out", out.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{err}");
     let summary: Value = serde_json::from_str(&stdout).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -638,15 +605,11 @@ fn tiles_and_backup_under_load() {
     assert!(written > 0);
     assert!(summary["entries"].as_u64().unwrap() > size);
     // Only an admin may take one.
-    let (code, _, err) = run(&[
-        "--server",
-        &d.url,
-        "--key",
-        dir.join("keys/supervisor.key").to_str().unwrap(),
-        "backup",
-        "--out",
-        tmp.path().join("b2").to_str().unwrap(),
-    ]);
+    let (code, _, err) = as_who(
+        &d,
+        "supervisor",
+        &["backup", "--out", tmp.path().join("b2").to_str().unwrap()],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("(403)"), "{err}");
     assert!(!tmp.path().join("b2").exists());
@@ -782,11 +745,10 @@ fn retention_through_server() {
     ]);
     assert_eq!(code, 0, "{err}");
     let d = Daemon::start(&dir);
-    let remote = |who: &str, args: &[&str]| -> (i32, String, String) {
-        let key = dir.join(format!("keys/{who}.key"));
-        let mut all = vec!["--server", &d.url, "--key", key.to_str().unwrap(), "--json"];
+    let remote = |who: &str, args: &[&str]| {
+        let mut all = vec!["--json"];
         all.extend(args);
-        run(&all)
+        as_who(&d, who, &all)
     };
     let ok = |who: &str, args: &[&str]| -> Value {
         let (code, out, err) = remote(who, args);
@@ -813,19 +775,18 @@ fn retention_through_server() {
     let report = ok("clerk", &["retention", "report", "--as-of", "2031-06-30"]);
     assert!(report["records"].as_array().unwrap().len() > 5, "{report}");
     assert_eq!(report, report_local);
-    let key = dir.join("keys/clerk.key");
-    let (code, table, err) = run(&[
-        "--server",
-        &d.url,
-        "--key",
-        key.to_str().unwrap(),
-        "retention",
-        "report",
-        "--as-of",
-        "2031-06-30",
-        "--status",
-        "eligible",
-    ]);
+    let (code, table, err) = as_who(
+        &d,
+        "clerk",
+        &[
+            "retention",
+            "report",
+            "--as-of",
+            "2031-06-30",
+            "--status",
+            "eligible",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(table, table_local);
     assert!(table.contains(" eligible "), "{table}");

@@ -39,7 +39,8 @@ use crate::ledger::verify::VerifyOptions;
 type Who = Extension<Arc<Caller>>;
 
 fn parse_id(s: &str) -> ApiResult<[u8; 16]> {
-    crate::crypto::parse_hex::<16>(s).ok_or_else(|| ApiError::bad_request(format!("{s:?} is not a record id (32 hex digits)")))
+    crate::crypto::parse_hex::<16>(s)
+        .ok_or_else(|| ApiError::bad_request(format!("{s:?} is not a record id (32 hex digits)")))
 }
 
 fn parse_hash(s: &str, what: &str) -> ApiResult<[u8; 32]> {
