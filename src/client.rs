@@ -23,6 +23,8 @@ use crate::format::{Action, CommitmentKind};
 use crate::httpsig;
 use crate::ledger::{Draft, Outcome, RecordState, StagedBlob, Submission};
 
+mod authorities;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error status and message.
@@ -41,6 +43,13 @@ impl ClientError {
             ClientError::Refused { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+/// A check on this side failed (the ledger library's message).
+impl From<crate::ledger::LedgerError> for ClientError {
+    fn from(e: crate::ledger::LedgerError) -> Self {
+        ClientError::Invalid(e.to_string())
     }
 }
 

@@ -927,3 +927,181 @@ fn api_refuses_sources_blob_overwrites_and_other_hosts() {
     assert!(text.contains("import"), "{text}");
     assert_eq!(head(&d), before);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Purge plan, approve, apply and certificate, and court orders (seal, destroy),
+/// through `--server` and locally on a copy of the same ledger: the same plans, the same
+/// outcomes at the same sequence numbers, the same certificates; roles refused on the
+/// server.
+#[test]
+fn disposition_through_server_matches_local() {
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = demo(tmp.path(), "remote", 12);
+    let local = tmp.path().join("local");
+    copy_dir(&remote, &local);
+    let d = Daemon::start(&remote);
+    let payload = tmp.path().join("p.json");
+    std::fs::write(&payload, r#"{"violation":"speeding"}"#).unwrap();
+    let today = jiff::Zoned::now()
+        .in_tz("America/Los_Angeles")
+        .unwrap()
+        .date()
+        .to_string();
+    let script = |dir: &Path, server: Option<&str>| -> Vec<Value> {
+        let base: Vec<String> = match server {
+            Some(u) => vec!["--server".into(), u.into()],
+            None => vec!["--ledger".into(), dir.to_str().unwrap().into()],
+        };
+        let try_as = |who: &str, args: &[&str]| -> (i32, String, String) {
+            let key = dir.join(format!("keys/{who}.key"));
+            let mut all: Vec<&str> = base.iter().map(String::as_str).collect();
+            all.extend(["--key", key.to_str().unwrap(), "--json"]);
+            all.extend(args);
+            run(&all)
+        };
+        let go = |who: &str, args: &[&str]| -> Value {
+            let (code, out, err) = try_as(who, args);
+            assert_eq!(code, 0, "{who} {args:?}: {err}");
+            serde_json::from_str(&out).unwrap()
+        };
+        // Three citations old enough to be destroyed today, and two live records.
+        let mut made = Vec::new();
+        for created in [
+            "2015-01-01",
+            "2016-02-02",
+            "2017-03-03",
+            "2026-01-01",
+            "2026-01-02",
+        ] {
+            let v = go(
+                "clerk",
+                &[
+                    "record",
+                    "create",
+                    "--type",
+                    "citation",
+                    "--payload",
+                    payload.to_str().unwrap(),
+                    "--created-on",
+                    created,
+                ],
+            );
+            made.push(v["record"].as_str().unwrap().to_string());
+        }
+        let (code, _, err) = try_as("clerk", &["purge", "plan", "--as-of", &today]);
+        assert_eq!(code, 2, "a clerk may not plan: {err}");
+        let planned = go("supervisor", &["purge", "plan", "--as-of", &today]);
+        let plan = planned["plan"].as_str().unwrap().to_string();
+        let (code, _, err) = try_as("supervisor", &["purge", "apply", &plan]);
+        assert_eq!(code, 2, "not approved yet: {err}");
+        go("supervisor2", &["purge", "approve", &plan]);
+        let (code, _, err) = try_as("auditor", &["purge", "apply", &plan]);
+        assert_eq!(code, 2, "an auditor may not apply: {err}");
+        let mut applied = go("supervisor", &["purge", "apply", &plan]);
+        assert!(applied["disposed_now"].as_u64().unwrap() >= 3, "{applied}");
+        assert!(applied["certificate_seq"].is_u64(), "{applied}");
+        let (code, _, err) = try_as("supervisor", &["purge", "apply", &plan]);
+        assert_eq!(code, 2);
+        assert!(err.contains("already applied"), "{err}");
+        let cert = go("auditor", &["purge", "certificate", &plan]);
+        let c = &cert["certificate"];
+        for old in &made[..3] {
+            assert!(
+                c["records"].as_array().unwrap().contains(&json!(old)),
+                "{c}"
+            );
+        }
+        assert_eq!(c["applied_by"], "S-220");
+        assert_eq!(c["approved_by"], "S-231");
+        let mut shown = go("auditor", &["purge", "show", &plan]);
+        // A seal order: an administrator approves, a supervisor carries it out.
+        let seal = go(
+            "supervisor",
+            &[
+                "order",
+                "record",
+                "--court-order",
+                "CR-1 (seal)",
+                "--action",
+                "seal",
+                &made[3],
+            ],
+        );
+        let seal = seal["record"].as_str().unwrap().to_string();
+        let approved = go("admin2", &["order", "approve", &seal]);
+        assert_eq!(approved["applied"], false);
+        let sealed = go("supervisor", &["order", "apply", &seal]);
+        assert_eq!(sealed["sealed"], 1);
+        // A destruction order, carried out by its approver.
+        let order = go(
+            "admin2",
+            &[
+                "order",
+                "record",
+                "--court-order",
+                "CR-2 (destroy)",
+                "--action",
+                "destroy",
+                &made[4],
+            ],
+        );
+        let order = order["record"].as_str().unwrap().to_string();
+        let (code, _, err) = try_as("admin2", &["order", "approve", &order]);
+        assert_eq!(code, 2, "the recorder may not approve: {err}");
+        let mut destroyed = go("supervisor", &["order", "approve", &order]);
+        assert_eq!(destroyed["disposed_now"], 1, "{destroyed}");
+        let ocert = go("auditor", &["purge", "certificate", &order]);
+        assert_eq!(ocert["certificate"]["records"], json!([made[4]]));
+        assert_eq!(go("auditor", &["record", "show", &made[3]])["sealed"], true);
+        assert!(go("auditor", &["verify"])["problem"].is_null());
+        // What differs between the two runs by construction: ids and hashes.
+        for v in [&mut applied, &mut destroyed] {
+            v.as_object_mut().unwrap().remove("authority");
+            v.as_object_mut().unwrap().remove("certificate");
+        }
+        shown["state"].as_object_mut().unwrap().remove("id");
+        shown["state"].as_object_mut().unwrap().remove("latest");
+        shown["state"].as_object_mut().unwrap().remove("document");
+        shown["state"]
+            .as_object_mut()
+            .unwrap()
+            .remove("last_change_ms");
+        shown["state"]["approved"]
+            .as_object_mut()
+            .unwrap()
+            .remove("seq");
+        let records = |p: &Value| -> Vec<String> {
+            let mut v: Vec<String> = p["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} {} {}", r["record_type"], r["item"], r["disposition"]))
+                .collect();
+            v.sort();
+            v
+        };
+        vec![
+            applied,
+            json!(records(&shown["plan"])),
+            shown["plan"]["left_out"].clone(),
+            c["record_count"].clone(),
+            c["items"].clone(),
+            destroyed,
+        ]
+    };
+    let b = script(&remote, Some(&d.url));
+    let a = script(&local, None);
+    assert_eq!(a, b);
+}

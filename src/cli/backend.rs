@@ -6,7 +6,10 @@ use ed25519_dalek::SigningKey;
 
 use super::{fail, Ctx, Res};
 use crate::client::Client;
-use crate::format::Action;
+use crate::format::{Action, Date};
+use crate::ledger::apply::apply_with;
+use crate::ledger::docs::{OrderDoc, PlanDoc};
+use crate::ledger::purge::Applied;
 use crate::ledger::read::{HistoryItem, ListFilter};
 use crate::ledger::verify::{Report, VerifyOptions};
 use crate::ledger::{Draft, KeyState, Ledger, Outcome, RecordState, StagedBlob, Submission};
@@ -36,14 +39,6 @@ impl Ctx<'_> {
 }
 
 impl Backend {
-    /// The local ledger, for a command that does not work through a daemon yet.
-    pub fn local(&self) -> Res<&Ledger> {
-        match self {
-            Backend::Local(l) => Ok(l),
-            Backend::Remote(_) => fail(NOT_REMOTE),
-        }
-    }
-
     pub fn record(&self, id: &[u8; 16]) -> Res<Option<RecordState>> {
         match self {
             Backend::Local(l) => Ok(l.record(id)?),
@@ -76,9 +71,7 @@ impl Backend {
         match self {
             Backend::Local(l) => Ok(l.sign(key, d)?),
             Backend::Remote(c) => {
-                if c.key().verifying_key() != key.verifying_key() {
-                    return fail("through --server, changes are signed with the --key that signs the requests");
-                }
+                Self::same_key(c, key)?;
                 Ok(c.sign(d)?)
             }
         }
@@ -340,6 +333,85 @@ impl Backend {
             Backend::Local(l) => Ok(l.certificate_value(id)?),
             Backend::Remote(c) => {
                 Ok(c.get(&format!("/v1/authorities/{}/certificate", hex::encode(id)))?)
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// The caller's key, for a remote command: the one that signs its requests.
+    fn same_key(c: &Client, key: &SigningKey) -> Res<()> {
+        if c.key().verifying_key() != key.verifying_key() {
+            return fail(
+                "through --server, changes are signed with the --key that signs the requests",
+            );
+        }
+        Ok(())
+    }
+
+    /// A kept document by its BLAKE3 (checked against it through a daemon).
+    pub fn document(&self, hash: &[u8; 32]) -> Res<Vec<u8>> {
+        match self {
+            Backend::Local(l) => Ok(l.document(hash)?),
+            Backend::Remote(c) => Ok(c.document(hash)?),
+        }
+    }
+
+    /// The `purge.plan` draft of the plan as of `as_of`, its document kept (through a
+    /// daemon: kept by the server, then checked here).
+    pub fn plan_draft(&self, as_of: Date, key: &SigningKey) -> Res<(Draft, PlanDoc)> {
+        match self {
+            Backend::Local(l) => Ok(l.purge_plan_draft(as_of, key)?),
+            Backend::Remote(c) => {
+                Self::same_key(c, key)?;
+                Ok(c.plan_draft(as_of)?)
+            }
+        }
+    }
+
+    /// The `order.record` draft of a court order, its document kept (as for plans).
+    pub fn order_draft(
+        &self,
+        court_order: &str,
+        action: &str,
+        ids: &[[u8; 16]],
+        key: &SigningKey,
+    ) -> Res<Draft> {
+        match self {
+            Backend::Local(l) => Ok(l.order_draft(court_order, action, ids, key)?),
+            Backend::Remote(c) => {
+                Self::same_key(c, key)?;
+                Ok(c.order_draft(court_order, action, ids)?)
+            }
+        }
+    }
+
+    /// A disposal order's document.
+    pub fn order_document(&self, id: &[u8; 16]) -> Res<OrderDoc> {
+        let st = self
+            .record(id)?
+            .filter(|s| s.record_type == "disposal-order")
+            .ok_or_else(|| format!("{} is not a disposal-order", hex::encode(id)))?;
+        let hash = st.document.ok_or("the order has no document")?;
+        Ok(serde_json::from_slice(&self.document(&hash)?)?)
+    }
+
+    /// Applies an approved plan or order (`ledger::apply`), signing with `key`.
+    pub fn apply(
+        &mut self,
+        id: &[u8; 16],
+        key: &SigningKey,
+        progress: &dyn Fn(u64, u64),
+    ) -> Res<Applied> {
+        match self {
+            Backend::Local(l) => {
+                let res = l.apply_disposition(id, key, progress);
+                super::tlog::after_write(l);
+                Ok(res?)
+            }
+            Backend::Remote(c) => {
+                Self::same_key(c, key)?;
+                Ok(apply_with(c, id, progress)?)
             }
         }
     }

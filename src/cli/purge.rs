@@ -3,11 +3,11 @@
 use serde_json::json;
 
 use super::args::{OrderCmd, PurgeCmd};
+use super::backend::Backend;
 use super::records::parse_id;
-use super::{append_with, fail, tlog, Ctx, Res};
+use super::{append_with, fail, Ctx, Res};
 use crate::ledger::docs::CertificateDoc;
 use crate::ledger::purge::Applied;
-use crate::ledger::Ledger;
 
 pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
     match cmd {
@@ -16,12 +16,11 @@ pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
                 .parse()
                 .map_err(|e| format!("--as-of {as_of:?}: {e}"))?;
             let key = ctx.key()?;
-            let mut l = ctx.open_for_write()?;
-            let (d, doc) = l.purge_plan_draft(date, &key)?;
+            let mut b = ctx.backend_for_write()?;
+            let (d, doc) = b.plan_draft(date, &key)?;
             let record = hex::encode(d.record);
-            let sub = l.sign(&key, d)?;
-            let seq = l.append(vec![sub])?[0].seq();
-            tlog::after_write(&mut l);
+            let sub = b.sign(&key, d)?;
+            let seq = b.append(vec![sub])?.0.first().map_or(0, |o| o.seq());
             let transfer = doc
                 .records
                 .iter()
@@ -69,29 +68,30 @@ pub(crate) fn order(ctx: &Ctx, cmd: &OrderCmd) -> Res<i32> {
                 .map(|r| parse_id(r))
                 .collect::<Res<Vec<_>>>()?;
             let key = ctx.key()?;
-            append_with(ctx, "recorded order", |l| {
-                Ok(l.local()?.order_draft(court_order, action, &ids, &key)?)
+            append_with(ctx, "recorded order", |b| {
+                b.order_draft(court_order, action, &ids, &key)
             })
         }
         OrderCmd::Approve { order } => {
             let id = parse_id(order)?;
             let key = ctx.key()?;
-            let mut l = ctx.open_for_write()?;
-            let d = l.approval_draft(&id, "disposal-order")?;
-            let s = l.sign(&key, d)?;
-            let seq = l.append(vec![s])?[0].seq();
-            tlog::after_write(&mut l);
+            let mut b = ctx.backend_for_write()?;
+            let d = b.approval_draft(&id, "disposal-order")?;
+            let s = b.sign(&key, d)?;
+            let seq = b.append(vec![s])?.0.first().map_or(0, |o| o.seq());
             // Sealing is a supervisor's change (record.seal): an administrator's approval
             // of a seal order is recorded, and a supervisor carries it out.
-            let seal = l.order_document(&id)?.action == "seal";
-            let role = l.role_of(&key.verifying_key().to_bytes());
+            let seal = b.order_document(&id)?.action == "seal";
+            let role = b
+                .key_state(&key.verifying_key().to_bytes())?
+                .map(|k| k.role());
             if seal && role != Some(crate::format::Role::Supervisor) {
                 ctx.out(json!({"order": order, "approved_seq": seq, "applied": false}), || {
                     format!("approved order {order} at entry {seq}; a supervisor carries out a seal order: `blotter order apply {order}`")
                 });
                 return Ok(0);
             }
-            run_apply(ctx, l, &id, &key)
+            run_apply(ctx, b, &id, &key)
         }
         OrderCmd::Apply { order } => apply(ctx, order, "disposal-order"),
         OrderCmd::List => list(ctx, "disposal-order"),
@@ -101,22 +101,26 @@ pub(crate) fn order(ctx: &Ctx, cmd: &OrderCmd) -> Res<i32> {
 fn apply(ctx: &Ctx, id: &str, want: &str) -> Res<i32> {
     let rid = parse_id(id)?;
     let key = ctx.key()?;
-    let l = ctx.open_for_write()?;
-    let kind = l.record(&rid)?.map(|s| s.record_type);
+    let b = ctx.backend_for_write()?;
+    let kind = b.record(&rid)?.map(|s| s.record_type);
     if kind.as_deref() != Some(want) {
         return fail(format!("{id} is not a {want}"));
     }
-    run_apply(ctx, l, &rid, &key)
+    run_apply(ctx, b, &rid, &key)
 }
 
-fn run_apply(ctx: &Ctx, mut l: Ledger, id: &[u8; 16], key: &ed25519_dalek::SigningKey) -> Res<i32> {
+fn run_apply(
+    ctx: &Ctx,
+    mut b: Backend,
+    id: &[u8; 16],
+    key: &ed25519_dalek::SigningKey,
+) -> Res<i32> {
     let pb = ctx.progress(0, "apply");
-    let res = l.apply_disposition(id, key, &|n, total| {
+    let res = b.apply(id, key, &|n, total| {
         pb.set_length(total);
         pb.set_position(n);
     });
     pb.finish_and_clear();
-    tlog::after_write(&mut l);
     let a: Applied = res?;
     ctx.out(serde_json::to_value(&a)?, || {
         let mut s = format!(

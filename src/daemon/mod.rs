@@ -135,6 +135,17 @@ impl AppState {
         }
     }
 
+    /// Runs `f` alone with the ledger, between write groups.
+    pub async fn exclusive<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> Result<T, LedgerError> + Send + 'static,
+    ) -> ApiResult<T> {
+        match self.writer.exclusive(f).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(ApiError::unavailable("the daemon is shutting down")),
+        }
+    }
+
     /// Signs a checkpoint of the current head with the ledger key, between write groups.
     pub async fn checkpoint(&self) -> ApiResult<Kept> {
         let key = self.ledger_key.clone().ok_or_else(|| {
@@ -143,14 +154,7 @@ impl AppState {
                 "this daemon holds no ledger key, so it cannot sign checkpoints",
             )
         })?;
-        match self
-            .writer
-            .exclusive(move |l| l.sign_checkpoint(&key))
-            .await
-        {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(ApiError::unavailable("the daemon is shutting down")),
-        }
+        self.exclusive(move |l| l.sign_checkpoint(&key)).await
     }
 
     fn take_staged(

@@ -14,6 +14,7 @@ const ALL: &[Role] = &[Role::Clerk, Role::Supervisor, Role::Auditor, Role::Admin
 const WRITERS: &[Role] = &[Role::Clerk, Role::Supervisor];
 const ADMIN: &[Role] = &[Role::Admin];
 const SCHEDULERS: &[Role] = &[Role::Supervisor, Role::Admin];
+const SUPERVISOR: &[Role] = &[Role::Supervisor];
 
 /// One authenticated route.
 pub struct RouteSpec {
@@ -49,6 +50,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::POST, "/v1/changes", ALL, "Append signed changes (group-committed, durable before the answer)."),
     r(Method::GET, "/v1/records", ALL, "List records (`record list`)."),
     r(Method::GET, "/v1/records/{id}", ALL, "A record's state (no content)."),
+    r(Method::POST, "/v1/records/states", ALL, "Several records' states, in the order asked (at most 5,000)."),
     r(Method::GET, "/v1/records/{id}/history", ALL, "A record's changes (`record history`)."),
     r(Method::POST, "/v1/records/{id}/content", ALL, "A record's content; a sealed or confidential record's only to a supervisor or auditor, after their signed access change is appended."),
     r(Method::GET, "/v1/records/{id}/attachments", ALL, "A record's attachments."),
@@ -76,6 +78,11 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::GET, "/v1/authorities", ALL, "Purge plans or disposal orders (`purge list`, `order list`): `?kind=purge-plan|disposal-order`."),
     r(Method::GET, "/v1/authorities/{id}", ALL, "A purge plan's document and state (`purge show`)."),
     r(Method::GET, "/v1/authorities/{id}/certificate", ALL, "A destruction certificate with its signed entry (`purge certificate`)."),
+    r(Method::POST, "/v1/authorities/plans", SUPERVISOR, "Build and keep the plan as of `as_of`, planned by the caller; the caller checks it and signs the `purge.plan` change (`purge plan`)."),
+    r(Method::POST, "/v1/authorities/orders", SCHEDULERS, "Keep a court order's document, recorded by the caller; the caller checks it and signs the `order.record` change (`order record`)."),
+    r(Method::GET, "/v1/authorities/{id}/targets", SCHEDULERS, "The records an approved plan or order calls for now, re-checked (`purge apply`, `order apply`, step 1)."),
+    r(Method::POST, "/v1/authorities/{id}/finish", SCHEDULERS, "Destroy the data of the disposed records and, when done, keep the certificate for the caller to sign (step 3)."),
+    r(Method::GET, "/v1/documents/{hash}", ALL, "A kept document (schedule, plan, order, certificate) by its BLAKE3."),
 ];
 
 /// The public read side (GET, no authentication): C2SP tlog-tiles' checkpoint and hash
@@ -97,6 +104,7 @@ pub fn handler(method: &Method, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/v1/changes") => post(h::append),
         ("GET", "/v1/records") => get(h::list),
         ("GET", "/v1/records/{id}") => get(h::record),
+        ("POST", "/v1/records/states") => post(h::states),
         ("GET", "/v1/records/{id}/history") => get(h::history),
         ("POST", "/v1/records/{id}/content") => post(h::content),
         ("GET", "/v1/records/{id}/attachments") => get(h::attachments),
@@ -118,6 +126,11 @@ pub fn handler(method: &Method, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/authorities") => get(h::authorities),
         ("GET", "/v1/authorities/{id}") => get(h::authority),
         ("GET", "/v1/authorities/{id}/certificate") => get(h::certificate),
+        ("POST", "/v1/authorities/plans") => post(h::keep_plan),
+        ("POST", "/v1/authorities/orders") => post(h::keep_order),
+        ("GET", "/v1/authorities/{id}/targets") => get(h::targets),
+        ("POST", "/v1/authorities/{id}/finish") => post(h::finish),
+        ("GET", "/v1/documents/{hash}") => get(h::document),
         _ => return None,
     };
     Some(m)

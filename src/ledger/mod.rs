@@ -13,6 +13,7 @@
 //! - `append` returns only after the batch is durable (see `store`).
 
 pub mod append;
+pub mod apply;
 mod authorities;
 pub mod authority;
 pub mod backup;

@@ -1,52 +1,32 @@
 //! Purges and court-ordered disposals: plan (or record an order), approve by another
-//! person, apply, certify. The append rules (`batch/disposition.rs`) make every step
-//! safe whoever calls them; this module builds the documents and drives the steps.
+//! person, then apply and certify (`apply.rs`). The append rules
+//! (`batch/disposition.rs`) make every step safe whoever calls them; this module builds
+//! and keeps the documents.
 //!
-//! Apply, for a plan or order, in this order (each step durable before the next):
-//! 1. re-check every listed record: still there, not disposed, under no hold and, for a
-//!    plan, still eligible under the plan's schedule today; the others are reported;
-//! 2. append one `disposal` entry per record, in batches (each entry leaves a
-//!    pending-destruction row in its own batch);
-//! 3. destroy the data of every pending record of this plan or order in one pass
-//!    (`Ledger::destroy_data`: one epoch rotation), then clear the pending rows;
-//! 4. keep the certificate document and append the `certificate` entry.
-//!
-//! Resumable: after a crash, applying again skips records this plan already disposed,
-//! finishes pending destruction and certifies; a certified plan is never applied again.
+//! A plan's or order's document is kept first ([`Ledger::keep_plan`],
+//! [`Ledger::keep_order`]), then its signer checks the kept text ([`check_plan`],
+//! [`check_order`]) and signs the entry that commits to it: through a daemon the server
+//! keeps the document and the client checks and signs.
 
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
-use rayon::prelude::*;
 use serde::Serialize;
 
+use super::apply::Offered;
 use super::docs::{
-    CertificateDoc, NotDisposed, OrderDoc, PlanDoc, PlanEntry, ScheduleRef, CERTIFICATE_FORMAT,
-    ORDER_FORMAT, PLAN_FORMAT,
+    CertificateDoc, NotDisposed, OrderDoc, PlanDoc, PlanEntry, ScheduleRef, ORDER_FORMAT,
+    PLAN_FORMAT,
 };
 use super::report::status_name;
 use super::state::RecordState;
 use super::{Draft, Ledger, LedgerError};
-use crate::format::{Action, Date, DisposalKind};
+use crate::format::{Action, Date};
 use crate::retention::{Disposition, Status};
 use crate::store::Space;
 
 /// A record disposed of whose data is not yet destroyed, and its plan or order.
 pub type Pending = ([u8; 16], [u8; 16]);
-
-/// A record an authority disposed of: id, state, disposal entry, planned disposition.
-type DisposedMember = ([u8; 16], RecordState, u64, super::docs::Member);
-
-/// What the re-check at apply found for one record of a plan.
-enum Recheck {
-    Transfer,
-    Already,
-    Skip(String),
-    Dispose([u8; 16]),
-}
-
-/// Disposal entries per durable commit.
-const BATCH: usize = 5000;
 
 /// What applying a plan or order did.
 #[derive(Clone, Debug, Serialize)]
@@ -66,12 +46,8 @@ fn invalid(what: impl std::fmt::Display) -> LedgerError {
     LedgerError::Invalid(what.to_string())
 }
 
-fn parse_id(s: &str) -> Result<[u8; 16], LedgerError> {
-    crate::crypto::parse_hex(s).ok_or_else(|| invalid(format!("{s:?} is not a record id")))
-}
-
 impl Ledger {
-    fn person_of(&self, key: &SigningKey) -> Result<String, LedgerError> {
+    pub(crate) fn person_of(&self, key: &SigningKey) -> Result<String, LedgerError> {
         let pk = key.verifying_key().to_bytes();
         self.key_state(&pk)
             .map(|k| k.person.clone())
@@ -85,6 +61,13 @@ impl Ledger {
         as_of: Date,
         planner: &SigningKey,
     ) -> Result<(Draft, PlanDoc), LedgerError> {
+        let (offer, doc) = self.keep_plan(as_of, &self.person_of(planner)?)?;
+        Ok((plan_draft(offer.document, as_of), doc))
+    }
+
+    /// Builds the plan of everything eligible as of `as_of` under the schedule in force,
+    /// made by `planner` (a person id), and keeps its document.
+    pub fn keep_plan(&self, as_of: Date, planner: &str) -> Result<(Offered, PlanDoc), LedgerError> {
         let (adopted, schedule) = self.schedule_in_force()?.ok_or_else(|| {
             invalid("no retention schedule is adopted; run `blotter schedule adopt FILE` first")
         })?;
@@ -131,18 +114,18 @@ impl Ledger {
                 title: adopted.title,
                 version: adopted.version,
             },
-            planned_by: self.person_of(planner)?,
+            planned_by: planner.to_string(),
             records,
             left_out,
         };
-        let bytes = serde_json::to_vec_pretty(&doc).map_err(invalid)?;
-        let document = self.put_document(&bytes)?;
-        let d = Draft::new_record(
-            "purge-plan",
-            super::append::today(),
-            Action::PurgePlan { document, as_of },
-        );
-        Ok((d, doc))
+        Ok((self.keep(&doc)?, doc))
+    }
+
+    /// Keeps `doc` (pretty JSON) in the documents.
+    fn keep(&self, doc: &impl Serialize) -> Result<Offered, LedgerError> {
+        let text = serde_json::to_string_pretty(doc).map_err(invalid)?;
+        let document = self.put_document(text.as_bytes())?;
+        Ok(Offered { document, text })
     }
 
     /// Keeps a court order's document and drafts its `order.record` entry.
@@ -153,26 +136,22 @@ impl Ledger {
         records: &[[u8; 16]],
         recorder: &SigningKey,
     ) -> Result<Draft, LedgerError> {
-        if court_order.trim().is_empty() {
-            return Err(invalid("a disposal order needs the court order reference"));
-        }
-        let mut ids: Vec<String> = records.iter().map(hex::encode).collect();
-        ids.sort();
-        ids.dedup();
-        let doc = OrderDoc {
-            format: ORDER_FORMAT.into(),
-            origin: self.origin.clone(),
-            court_order: court_order.into(),
-            action: action.into(),
-            recorded_by: self.person_of(recorder)?,
-            records: ids,
-        };
-        let document = self.put_document(&serde_json::to_vec_pretty(&doc).map_err(invalid)?)?;
-        Ok(Draft::new_record(
-            "disposal-order",
-            super::append::today(),
-            Action::OrderRecord { document },
-        ))
+        let person = self.person_of(recorder)?;
+        let (offer, _) = self.keep_order(court_order, action, records, &person)?;
+        Ok(order_draft(offer.document))
+    }
+
+    /// Keeps the document of a court order to `action` (destroy, expunge or seal)
+    /// `records`, recorded by `recorder` (a person id).
+    pub fn keep_order(
+        &self,
+        court_order: &str,
+        action: &str,
+        records: &[[u8; 16]],
+        recorder: &str,
+    ) -> Result<(Offered, OrderDoc), LedgerError> {
+        let doc = order_doc(&self.origin, court_order, action, records, recorder)?;
+        Ok((self.keep(&doc)?, doc))
     }
 
     /// Drafts the approval of a plan (`want` = `purge-plan`) or an order
@@ -195,7 +174,7 @@ impl Ledger {
         self.draft(id, action)
     }
 
-    fn authority_state(&self, id: &[u8; 16]) -> Result<RecordState, LedgerError> {
+    pub(super) fn authority_state(&self, id: &[u8; 16]) -> Result<RecordState, LedgerError> {
         self.record(id)?
             .filter(|s| matches!(s.record_type.as_str(), "purge-plan" | "disposal-order"))
             .ok_or_else(|| {
@@ -218,241 +197,6 @@ impl Ledger {
         let st = self.authority_state(id)?;
         let doc = self.document(&st.document.ok_or_else(|| invalid("no document"))?)?;
         serde_json::from_slice(&doc).map_err(|e| invalid(format!("order document: {e}")))
-    }
-
-    /// Applies an approved plan or order (module doc); resumable.
-    pub fn apply_disposition(
-        &mut self,
-        id: &[u8; 16],
-        applier: &SigningKey,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<Applied, LedgerError> {
-        let st = self.authority_state(id)?;
-        let approval = st.approved.clone().ok_or_else(|| {
-            invalid(format!(
-                "{} {} is not approved; another person must approve it first",
-                st.record_type,
-                hex::encode(id)
-            ))
-        })?;
-        let mut out = Applied {
-            authority: hex::encode(id),
-            disposed_now: 0,
-            already_disposed: 0,
-            not_disposed: Vec::new(),
-            transfer_pending: 0,
-            sealed: 0,
-            certificate: None,
-            certificate_seq: None,
-        };
-        if let Some(seq) = st.closed {
-            self.finish_destruction(id)?;
-            out.certificate_seq = Some(seq);
-            return Err(invalid(format!(
-                "{} {} was already applied and certified at entry {seq}",
-                st.record_type,
-                hex::encode(id)
-            )));
-        }
-        let (targets, kind, mut cert_base) = self.targets(id, &st, &mut out)?;
-        if kind.is_none() {
-            // A seal order: seal each record, no destruction, no certificate.
-            return self.apply_seal_order(id, applier, targets, out, progress);
-        }
-        let kind = kind.unwrap_or(DisposalKind::Destroy);
-        let total = targets.len() as u64;
-        for (n, chunk) in targets.chunks(BATCH).enumerate() {
-            let action = Action::Disposal {
-                kind,
-                authority: *id,
-            };
-            // Drafted and signed in parallel (each a different record), appended in order.
-            let subs = chunk
-                .par_iter()
-                .map(|rid| self.sign(applier, self.draft(rid, action.clone())?))
-                .collect::<Result<Vec<_>, LedgerError>>()?;
-            self.append(subs)?;
-            out.disposed_now += chunk.len() as u64;
-            progress((n * BATCH + chunk.len()) as u64, total);
-        }
-        self.finish_destruction(id)?;
-        // A court order binds every record it names: while a hold keeps some back, the
-        // order stays open (uncertified), to be applied again once the hold is released.
-        // A plan is a snapshot as of its date and is certified with what it disposed of.
-        if st.record_type == "disposal-order" && !out.not_disposed.is_empty() {
-            return Ok(out);
-        }
-        cert_base.not_disposed = out.not_disposed.clone();
-        cert_base.transfer_pending = out.transfer_pending;
-        let cert = self.certify(id, &st, approval.person, applier, cert_base, kind)?;
-        out.certificate = Some(cert.0);
-        out.certificate_seq = Some(cert.1);
-        Ok(out)
-    }
-
-    /// The records to dispose now, the disposal kind (None: a seal order), and the
-    /// certificate's starting content. Fills the skipped and already-done counts.
-    #[allow(clippy::type_complexity)]
-    fn targets(
-        &self,
-        id: &[u8; 16],
-        st: &RecordState,
-        out: &mut Applied,
-    ) -> Result<(Vec<[u8; 16]>, Option<DisposalKind>, CertificateDoc), LedgerError> {
-        let mut cert = self.blank_certificate(id, st);
-        let mut targets = Vec::new();
-        let skip = |out: &mut Applied, rid: &str, why: String| {
-            out.not_disposed.push(NotDisposed {
-                record: rid.to_string(),
-                why,
-            })
-        };
-        if st.record_type == "purge-plan" {
-            let plan = self.plan_document(id)?;
-            let sdoc = crate::crypto::parse_hex32(&plan.schedule.document)
-                .ok_or_else(|| invalid("plan: malformed schedule hash"))?;
-            let schedule = self.schedule_document(&sdoc)?;
-            let policy = self.policy()?;
-            let today = jiff::Zoned::now()
-                .with_time_zone(policy.time_zone.clone())
-                .date();
-            cert.schedule = Some(plan.schedule.clone());
-            cert.left_out_at_planning = plan.left_out.clone();
-            // Every record re-checked in parallel (reads only), the results taken in
-            // plan order.
-            let holds_exist = self.any_hold()?;
-            let checks = plan
-                .records
-                .par_iter()
-                .map(|e| self.recheck(e, &schedule, &policy, today, holds_exist))
-                .collect::<Result<Vec<_>, LedgerError>>()?;
-            for (e, check) in plan.records.iter().zip(checks) {
-                match check {
-                    Recheck::Transfer => out.transfer_pending += 1,
-                    Recheck::Already => out.already_disposed += 1,
-                    Recheck::Skip(why) => skip(out, &e.record, why),
-                    Recheck::Dispose(rid) => targets.push(rid),
-                }
-            }
-            return Ok((targets, Some(DisposalKind::Destroy), cert));
-        }
-        let order = self.order_document(id)?;
-        cert.court_order = Some(order.court_order.clone());
-        let kind = match order.action.as_str() {
-            "destroy" => Some(DisposalKind::Destroy),
-            "expunge" => Some(DisposalKind::Expunge),
-            _ => None,
-        };
-        for r in &order.records {
-            let rid = parse_id(r)?;
-            let Some(rs) = self.record(&rid)? else {
-                skip(out, r, "record no longer exists".into());
-                continue;
-            };
-            if rs.disposed.is_some() {
-                out.already_disposed += 1;
-                continue;
-            }
-            if kind.is_none() {
-                // Sealing is not disposal: a hold does not stand in its way.
-                if !rs.sealed {
-                    targets.push(rid);
-                }
-                continue;
-            }
-            let holds = self.holds_on(&rid)?;
-            if let Some(h) = holds.first() {
-                skip(out, r, format!("under legal hold {}", hex::encode(h)));
-                continue;
-            }
-            targets.push(rid);
-        }
-        Ok((targets, kind, cert))
-    }
-
-    /// Whether the record a plan lists is to be disposed of now: still there, not
-    /// disposed, and eligible today under the plan's schedule (a hold makes it blocked).
-    fn recheck(
-        &self,
-        e: &PlanEntry,
-        schedule: &crate::retention::Schedule,
-        policy: &crate::retention::Policy,
-        today: jiff::civil::Date,
-        holds_exist: bool,
-    ) -> Result<Recheck, LedgerError> {
-        let rid = parse_id(&e.record)?;
-        if e.disposition == "transfer" {
-            // A record `archive transfer` already took is not pending any more.
-            return Ok(match self.record(&rid)? {
-                Some(rs) if rs.disposed.is_some() => Recheck::Already,
-                _ => Recheck::Transfer,
-            });
-        }
-        let Some(rs) = self.record(&rid)? else {
-            return Ok(Recheck::Skip("record no longer exists".into()));
-        };
-        if rs.disposed.is_some() {
-            return Ok(Recheck::Already);
-        }
-        let o = self.evaluate_with(schedule, policy, &rs, today, holds_exist)?;
-        if o.status != Status::Eligible {
-            return Ok(Recheck::Skip(format!(
-                "{}: {}",
-                status_name(o.status),
-                o.reason
-            )));
-        }
-        Ok(Recheck::Dispose(rid))
-    }
-
-    /// A certificate with what is known before any disposal: the authority and who made it.
-    fn blank_certificate(&self, id: &[u8; 16], st: &RecordState) -> CertificateDoc {
-        CertificateDoc {
-            format: CERTIFICATE_FORMAT.into(),
-            origin: self.origin.clone(),
-            authority_kind: st.record_type.clone(),
-            authority: hex::encode(id),
-            authority_document: st.document.map(hex::encode).unwrap_or_default(),
-            schedule: None,
-            court_order: None,
-            items: BTreeMap::new(),
-            record_count: 0,
-            records: Vec::new(),
-            created_from: None,
-            created_to: None,
-            method: String::new(),
-            planned_by: st.creator.clone(),
-            approved_by: String::new(),
-            applied_by: String::new(),
-            disposal_entries: None,
-            not_disposed: Vec::new(),
-            transfer_pending: 0,
-            left_out_at_planning: BTreeMap::new(),
-            applied_on: String::new(),
-        }
-    }
-
-    fn apply_seal_order(
-        &mut self,
-        id: &[u8; 16],
-        applier: &SigningKey,
-        targets: Vec<[u8; 16]>,
-        mut out: Applied,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<Applied, LedgerError> {
-        let order = self.order_document(id)?;
-        let side = serde_json::to_vec(&serde_json::json!({"court_order": order.court_order}))
-            .map_err(invalid)?;
-        let total = targets.len() as u64;
-        for (n, rid) in targets.iter().enumerate() {
-            let mut d = self.draft(rid, Action::RecordSeal)?;
-            d.side_doc = Some(side.clone());
-            let s = self.sign(applier, d)?;
-            self.append(vec![s])?;
-            out.sealed += 1;
-            progress(n as u64 + 1, total);
-        }
-        Ok(out)
     }
 
     /// Destroys the data of every record this authority disposed of that is still
@@ -493,94 +237,6 @@ impl Ledger {
             .collect()
     }
 
-    /// Builds, keeps and appends the destruction certificate of an applied authority.
-    fn certify(
-        &mut self,
-        id: &[u8; 16],
-        st: &RecordState,
-        approver: String,
-        applier: &SigningKey,
-        mut cert: CertificateDoc,
-        kind: DisposalKind,
-    ) -> Result<(String, u64), LedgerError> {
-        let mut first_last: Option<(u64, u64)> = None;
-        let rows = self
-            .store
-            .scan(Space::Member, &id[..])
-            .collect::<Result<Vec<_>, _>>()?;
-        // The members this authority disposed of, looked up in parallel, in row order.
-        let disposed = rows
-            .par_iter()
-            .map(|(k, v)| self.disposed_by(id, k, v))
-            .collect::<Result<Vec<_>, LedgerError>>()?;
-        for (rid, rs, seq, m) in disposed.into_iter().flatten() {
-            *cert
-                .items
-                .entry(m.item.unwrap_or_else(|| "order".into()))
-                .or_insert(0) += 1;
-            cert.records.push(hex::encode(rid));
-            let c = rs.created_on.clone();
-            if cert.created_from.as_ref().is_none_or(|f| c < *f) {
-                cert.created_from = Some(c.clone());
-            }
-            if cert.created_to.as_ref().is_none_or(|t| c > *t) {
-                cert.created_to = Some(c);
-            }
-            first_last = Some(match first_last {
-                None => (seq, seq),
-                Some((a, b)) => (a.min(seq), b.max(seq)),
-            });
-        }
-        cert.record_count = cert.records.len() as u64;
-        cert.disposal_entries = first_last;
-        cert.method = format!(
-            "{kind}: disposal entry appended, then the record's data key made unrecoverable (its epoch key retired from epochs.key after the surviving keys were re-wrapped), then its sealed content, side documents, case and source index rows and attachment files deleted; see docs/DESTRUCTION.md"
-        );
-        cert.approved_by = approver;
-        cert.applied_by = self.person_of(applier)?;
-        cert.applied_on = super::append::today().to_string();
-        cert.planned_by = st.creator.clone();
-        let bytes = serde_json::to_vec_pretty(&cert).map_err(invalid)?;
-        let document = self.put_document(&bytes)?;
-        let d = self.draft(id, Action::Certificate { document })?;
-        let s = self.sign(applier, d)?;
-        let seq = self.append(vec![s])?[0].seq();
-        Ok((hex::encode(document), seq))
-    }
-
-    /// A member row of `authority` (`k`, `v`) whose record that authority disposed of:
-    /// the record, its state, its disposal entry and its planned disposition.
-    fn disposed_by(
-        &self,
-        authority: &[u8; 16],
-        k: &[u8],
-        v: &[u8],
-    ) -> Result<Option<DisposedMember>, LedgerError> {
-        let rid: [u8; 16] = k
-            .get(16..32)
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| invalid("malformed member row"))?;
-        let Some(rs) = self.record(&rid)? else {
-            return Ok(None);
-        };
-        let Some(seq) = rs.disposed else {
-            return Ok(None);
-        };
-        if self.disposal_authority(seq)? != Some(*authority) {
-            return Ok(None);
-        }
-        let m: super::docs::Member = serde_json::from_slice(v).map_err(invalid)?;
-        Ok(Some((rid, rs, seq, m)))
-    }
-
-    /// The plan or order a disposal entry names.
-    fn disposal_authority(&self, seq: u64) -> Result<Option<[u8; 16]>, LedgerError> {
-        Ok(match self.entry(seq)?.signed.change.action {
-            Action::Disposal { authority, .. } => Some(authority),
-            _ => None,
-        })
-    }
-
     /// The certificate document of a certified plan or order.
     pub fn certificate(&self, id: &[u8; 16]) -> Result<(CertificateDoc, u64), LedgerError> {
         let st = self.authority_state(id)?;
@@ -593,4 +249,101 @@ impl Ledger {
         let doc = self.document(&document)?;
         Ok((serde_json::from_slice(&doc).map_err(invalid)?, seq))
     }
+}
+
+/// A court order's document; refused if it names no order reference, no record, or an
+/// action other than destroy, expunge or seal.
+fn order_doc(
+    origin: &str,
+    court_order: &str,
+    action: &str,
+    records: &[[u8; 16]],
+    recorder: &str,
+) -> Result<OrderDoc, LedgerError> {
+    if court_order.trim().is_empty() {
+        return Err(invalid("a disposal order needs the court order reference"));
+    }
+    if !matches!(action, "destroy" | "expunge" | "seal") {
+        return Err(invalid(format!(
+            "order action {action:?}: use destroy, expunge or seal"
+        )));
+    }
+    if records.is_empty() {
+        return Err(invalid("a disposal order names at least one record"));
+    }
+    let mut ids: Vec<String> = records.iter().map(hex::encode).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(OrderDoc {
+        format: ORDER_FORMAT.into(),
+        origin: origin.into(),
+        court_order: court_order.into(),
+        action: action.into(),
+        recorded_by: recorder.into(),
+        records: ids,
+    })
+}
+
+/// The `purge.plan` entry committing to a kept plan document.
+pub fn plan_draft(document: [u8; 32], as_of: Date) -> Draft {
+    Draft::new_record(
+        "purge-plan",
+        super::append::today(),
+        Action::PurgePlan { document, as_of },
+    )
+}
+
+/// The `order.record` entry committing to a kept order document.
+pub fn order_draft(document: [u8; 32]) -> Draft {
+    Draft::new_record(
+        "disposal-order",
+        super::append::today(),
+        Action::OrderRecord { document },
+    )
+}
+
+/// The signer's check of a plan the host kept: the text is the document its hash says,
+/// for this ledger, as of `as_of`, planned by `planner`.
+pub fn check_plan(
+    offer: &Offered,
+    origin: &str,
+    as_of: Date,
+    planner: &str,
+) -> Result<PlanDoc, LedgerError> {
+    let doc: PlanDoc = offered(offer)?;
+    if doc.origin != origin || doc.as_of != as_of.to_string() || doc.planned_by != planner {
+        return Err(invalid(format!(
+            "the plan kept is for {} as of {} by {:?}, not for {origin} as of {as_of} by {planner:?}; nothing signed",
+            doc.origin, doc.as_of, doc.planned_by
+        )));
+    }
+    Ok(doc)
+}
+
+/// The signer's check of an order the host kept: exactly the order asked for.
+pub fn check_order(
+    offer: &Offered,
+    origin: &str,
+    court_order: &str,
+    action: &str,
+    records: &[[u8; 16]],
+    recorder: &str,
+) -> Result<OrderDoc, LedgerError> {
+    let doc: OrderDoc = offered(offer)?;
+    if doc != order_doc(origin, court_order, action, records, recorder)? {
+        return Err(invalid(
+            "the order kept is not the order asked for; nothing signed",
+        ));
+    }
+    Ok(doc)
+}
+
+/// An offered document, parsed once its text is checked against its hash.
+pub(crate) fn offered<T: serde::de::DeserializeOwned>(offer: &Offered) -> Result<T, LedgerError> {
+    if *blake3::hash(offer.text.as_bytes()).as_bytes() != offer.document {
+        return Err(invalid(
+            "the document offered does not match its hash; nothing signed",
+        ));
+    }
+    serde_json::from_str(&offer.text).map_err(|e| invalid(format!("the document offered: {e}")))
 }

@@ -2,12 +2,14 @@
 //! ledger's read lock on a blocking thread, or writes through the single writer; none
 //! holds the ledger while it streams a body (`blocking_body`).
 
+mod authorities;
 mod backup;
 mod changes;
 mod log;
 mod records;
 mod retention;
 
+pub use authorities::*;
 pub use backup::*;
 pub use changes::*;
 pub use log::*;

@@ -1,4 +1,4 @@
-//! Schedules, holds, plans, orders, certificates and the retention report.
+//! Schedules, holds and the retention report.
 
 use super::*;
 
@@ -30,41 +30,6 @@ pub async fn schedule_document(
 
 pub async fn holds(State(st): State<AppState>) -> ApiResult<Json<Value>> {
     st.read(|l| Ok(Json(json!(l.holds()?)))).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KindQuery {
-    kind: String,
-}
-
-pub async fn authorities(
-    State(st): State<AppState>,
-    Query(q): Query<KindQuery>,
-) -> ApiResult<Json<Value>> {
-    if !matches!(q.kind.as_str(), "purge-plan" | "disposal-order") {
-        return Err(ApiError::bad_request(
-            "kind is purge-plan or disposal-order",
-        ));
-    }
-    st.read(move |l| Ok(Json(json!(l.authority_rows(&q.kind)?))))
-        .await
-}
-
-pub async fn authority(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let rid = parse_id(&id)?;
-    st.read(move |l| Ok(Json(l.plan_value(&rid)?))).await
-}
-
-pub async fn certificate(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let rid = parse_id(&id)?;
-    st.read(move |l| Ok(Json(l.certificate_value(&rid)?))).await
 }
 
 #[derive(Deserialize)]

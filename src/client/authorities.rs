@@ -1,0 +1,102 @@
+//! Plans, orders and their application through a daemon. The server keeps each
+//! document and lists what to change; this side checks every document against its hash
+//! and against what was asked, and signs only then (`ledger::apply`, `ledger::purge`).
+
+use serde_json::json;
+
+use super::{Client, ClientError, Result};
+use crate::format::Date;
+use crate::ledger::apply::{Finish, Host, Offered, Targets};
+use crate::ledger::docs::PlanDoc;
+use crate::ledger::purge::{check_order, check_plan, order_draft, plan_draft};
+use crate::ledger::{Draft, Outcome, RecordState, Submission};
+
+impl Client {
+    /// The caller's person id, as the server registered its key.
+    pub fn person(&self) -> Result<String> {
+        let v: serde_json::Value = self.get("/v1/whoami")?;
+        v["person"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Invalid("the server did not say who the caller is".into()))
+    }
+
+    /// Has the server build and keep the plan as of `as_of`; checks it and returns the
+    /// `purge.plan` draft that commits to it.
+    pub fn plan_draft(&self, as_of: Date) -> Result<(Draft, PlanDoc)> {
+        let offer: Offered = self.post(
+            "/v1/authorities/plans",
+            &json!({ "as_of": as_of.to_string() }),
+        )?;
+        let doc = check_plan(&offer, &self.origin()?, as_of, &self.person()?)?;
+        Ok((plan_draft(offer.document, as_of), doc))
+    }
+
+    /// Has the server keep a court order's document; checks it is exactly this order and
+    /// returns the `order.record` draft that commits to it.
+    pub fn order_draft(
+        &self,
+        court_order: &str,
+        action: &str,
+        records: &[[u8; 16]],
+    ) -> Result<Draft> {
+        let ids: Vec<String> = records.iter().map(hex::encode).collect();
+        let offer: Offered = self.post(
+            "/v1/authorities/orders",
+            &json!({"court_order": court_order, "action": action, "records": ids}),
+        )?;
+        check_order(
+            &offer,
+            &self.origin()?,
+            court_order,
+            action,
+            records,
+            &self.person()?,
+        )?;
+        Ok(order_draft(offer.document))
+    }
+
+    /// A kept document's bytes, checked against their BLAKE3 `hash`.
+    pub fn document(&self, hash: &[u8; 32]) -> Result<Vec<u8>> {
+        let bytes = self.get_bytes(&format!("/v1/documents/{}", hex::encode(hash)))?;
+        if blake3::hash(&bytes).as_bytes() != hash {
+            return Err(ClientError::Invalid(format!(
+                "the server sent another document than {}",
+                hex::encode(hash)
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+impl Host for Client {
+    type Error = ClientError;
+    fn targets(&self, authority: &[u8; 16]) -> Result<Targets> {
+        self.get(&format!(
+            "/v1/authorities/{}/targets",
+            hex::encode(authority)
+        ))
+    }
+    fn document(&self, hash: &[u8; 32]) -> Result<Vec<u8>> {
+        Client::document(self, hash)
+    }
+    fn states(&self, ids: &[[u8; 16]]) -> Result<Vec<RecordState>> {
+        let ids: Vec<String> = ids.iter().map(hex::encode).collect();
+        self.post("/v1/records/states", &json!({ "ids": ids }))
+    }
+    fn person(&self) -> Result<String> {
+        Client::person(self)
+    }
+    fn sign_all(&self, drafts: Vec<Draft>) -> Result<Vec<Submission>> {
+        drafts.into_iter().map(|d| self.sign(d)).collect()
+    }
+    fn append(&mut self, subs: Vec<Submission>) -> Result<Vec<Outcome>> {
+        Client::append(self, &subs).map(|(o, _)| o)
+    }
+    fn finish(&mut self, authority: &[u8; 16]) -> Result<Finish> {
+        self.post(
+            &format!("/v1/authorities/{}/finish", hex::encode(authority)),
+            &json!({}),
+        )
+    }
+}
