@@ -13,7 +13,7 @@ use blotter::client::Client;
 use blotter::format::Action;
 use blotter::ledger::Draft;
 use common::daemon::{key, Daemon, Raw};
-use common::{blotter, demo};
+use common::{blotter, copy_dir, demo};
 use serde_json::{json, Value};
 
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -928,19 +928,6 @@ fn api_refuses_sources_blob_overwrites_and_other_hosts() {
     assert_eq!(head(&d), before);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// Purge plan, approve, apply and certificate, and court orders (seal, destroy),
 /// through `--server` and locally on a copy of the same ledger: the same plans, the same
 /// outcomes at the same sequence numbers, the same certificates; roles refused on the
@@ -1104,4 +1091,100 @@ fn disposition_through_server_matches_local() {
     let b = script(&remote, Some(&d.url));
     let a = script(&local, None);
     assert_eq!(a, b);
+}
+
+/// `schedule show`, `witness list`, `key ledger` through the daemon answer as locally;
+/// a witness's cosignature is kept through `checkpoint cosign`.
+#[test]
+fn schedules_witnesses_and_cosignatures_through_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 5);
+    let reads: [&[&str]; 3] = [
+        &["schedule", "show"],
+        &["witness", "list"],
+        &["key", "ledger"],
+    ];
+    let local: Vec<Value> = reads
+        .iter()
+        .map(|args| {
+            let mut all = vec!["--ledger", dir.to_str().unwrap(), "--json"];
+            all.extend(*args);
+            let (code, out, err) = run(&all);
+            assert_eq!(code, 0, "{args:?}: {err}");
+            serde_json::from_str(&out).unwrap()
+        })
+        .collect();
+    let d = Daemon::start(&dir);
+    let ok = |who: &str, args: &[&str]| -> Value {
+        let mut all = vec!["--json"];
+        all.extend(args);
+        let (code, out, err) = as_who(&d, who, &all);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    for (args, want) in reads.iter().zip(&local) {
+        assert_eq!(&ok("clerk", args), want, "{args:?}");
+    }
+    // The log grows, then a new checkpoint through the daemon, cosigned by the demo's
+    // witness.
+    let payload = tmp.path().join("p.json");
+    std::fs::write(&payload, "{}").unwrap();
+    let p = payload.to_str().unwrap();
+    ok(
+        "clerk",
+        &["record", "create", "--type", "call", "--payload", p],
+    );
+    let made = ok("clerk", &["checkpoint"]);
+    let size = made["size"].as_u64().unwrap();
+    let shown = ok(
+        "auditor",
+        &["checkpoint", "show", "--size", &size.to_string()],
+    );
+    let mut note = blotter::merkle::note::Note::parse(shown["note"].as_str().unwrap()).unwrap();
+    let witness = blotter::crypto::keyfile::load(&dir.join("keys/witness.key"), || None).unwrap();
+    let now = jiff::Timestamp::now().as_second() as u64;
+    let line = blotter::merkle::cosignature::cosign(
+        note.text(),
+        blotter::demo::DEMO_WITNESS,
+        &witness,
+        now,
+    )
+    .unwrap();
+    note.push_signature_lines(&line).unwrap();
+    let file = tmp.path().join("cosigned.txt");
+    std::fs::write(&file, note.encode().unwrap()).unwrap();
+    let cosigned = ok("auditor", &["checkpoint", "cosign", file.to_str().unwrap()]);
+    assert_eq!(cosigned["size"], size);
+    assert_eq!(cosigned["witnesses"][0][0], blotter::demo::DEMO_WITNESS);
+    let kept = ok(
+        "auditor",
+        &["checkpoint", "show", "--size", &size.to_string()],
+    );
+    assert_eq!(kept["note"], note.encode().unwrap());
+    // A cosignature by another key under the witness's name is refused, and the kept
+    // note is unchanged.
+    let mut forged = blotter::merkle::note::Note::parse(shown["note"].as_str().unwrap()).unwrap();
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let line = blotter::merkle::cosignature::cosign(
+        forged.text(),
+        blotter::demo::DEMO_WITNESS,
+        &other,
+        now,
+    )
+    .unwrap();
+    forged.push_signature_lines(&line).unwrap();
+    std::fs::write(&file, forged.encode().unwrap()).unwrap();
+    let (code, _, err) = as_who(
+        &d,
+        "auditor",
+        &["checkpoint", "cosign", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        ok(
+            "auditor",
+            &["checkpoint", "show", "--size", &size.to_string()]
+        ),
+        kept
+    );
 }

@@ -417,4 +417,25 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Registered witnesses, by name.
+    pub fn witnesses(&self) -> Res<Vec<crate::ledger::checkpoint::Witness>> {
+        match self {
+            Backend::Local(l) => Ok(l.witnesses()?),
+            Backend::Remote(c) => Ok(c.get("/v1/witnesses")?),
+        }
+    }
+
+    /// Keeps witnesses' cosignatures on a kept checkpoint (`checkpoint cosign`).
+    pub fn add_cosignatures(&mut self, note: &str) -> Res<crate::ledger::checkpoint::Cosigned> {
+        match self {
+            Backend::Local(l) => Ok(l.add_cosignatures(note)?),
+            Backend::Remote(c) => Ok(c.post(
+                "/v1/checkpoints/cosignatures",
+                &serde_json::json!({ "note": note }),
+            )?),
+        }
+    }
+}
+
 pub(crate) const NOT_REMOTE: &str = "this command does not work through --server yet (docs/API.md lists what does); run it where the ledger folder is, with --ledger, while no daemon holds it";

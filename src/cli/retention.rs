@@ -58,8 +58,8 @@ pub(crate) fn schedule(ctx: &Ctx, cmd: &ScheduleCmd) -> Res<i32> {
             Ok(0)
         }
         ScheduleCmd::Show { id } => {
-            let l = ctx.open()?;
-            let list = l.schedules()?;
+            let b = ctx.backend()?;
+            let list = b.schedules()?;
             let a = match id {
                 None => list.last(),
                 Some(id) => list.iter().find(|a| a.record == id.trim()),
@@ -68,7 +68,7 @@ pub(crate) fn schedule(ctx: &Ctx, cmd: &ScheduleCmd) -> Res<i32> {
                 return fail("no such adopted schedule; see `blotter schedule list`");
             };
             let doc = crate::crypto::parse_hex32(&a.document).ok_or("malformed document hash")?;
-            let s = l.schedule_document(&doc)?;
+            let s = crate::ledger::schedules::parse_document(&doc, &b.document(&doc)?)?;
             ctx.out(json!({"adoption": a, "schedule": s}), || {
                 let mut out = format!(
                     "{} {} (version {}), adopted at entry {}, file BLAKE3 {}\nsource: {}\n",

@@ -132,8 +132,7 @@ pub(crate) fn checkpoint(ctx: &Ctx, cmd: Option<&CheckpointCmd>) -> Res<i32> {
         }
         Some(CheckpointCmd::Cosign { file }) => {
             let text = read(file)?;
-            let mut l = ctx.open()?;
-            let c = l.add_cosignatures(&text)?;
+            let c = ctx.backend()?.add_cosignatures(&text)?;
             ctx.out(serde_json::to_value(&c)?, || {
                 let names: Vec<_> = c.witnesses.iter().map(|(n, _)| n.as_str()).collect();
                 format!(
@@ -312,8 +311,7 @@ pub(crate) fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Res<i32> {
             })
         }
         WitnessCmd::List => {
-            let l = ctx.open()?;
-            let ws = l.witnesses()?;
+            let ws = ctx.backend()?.witnesses()?;
             // The verifier key (name+keyid+base64) is what an auditor's tools take.
             let rows: Vec<_> = ws
                 .iter()
@@ -340,10 +338,13 @@ pub(crate) fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Res<i32> {
 }
 
 pub(crate) fn ledger_key(ctx: &Ctx) -> Res<i32> {
-    let l = ctx.open()?;
-    let v = l.verifier_key()?;
-    ctx.out(json!({"verifier_key": v, "origin": l.origin()}), || {
-        v.clone()
-    });
+    let (v, origin) = match ctx.backend()? {
+        Backend::Local(l) => (l.verifier_key()?, l.origin().to_string()),
+        Backend::Remote(c) => {
+            let i = c.info()?;
+            (i.verifier_key, i.origin)
+        }
+    };
+    ctx.out(json!({"verifier_key": v, "origin": origin}), || v.clone());
     Ok(0)
 }

@@ -72,7 +72,7 @@ pub(crate) enum Signed {
 }
 
 /// What `checkpoint cosign` stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cosigned {
     pub size: u64,
     /// `(witness name, cosignature timestamp)` of every registered witness that cosigned.

@@ -86,11 +86,7 @@ impl Ledger {
 
     /// The kept schedule file with this hash, parsed.
     pub fn schedule_document(&self, hash: &[u8; 32]) -> Result<Schedule, LedgerError> {
-        let bytes = self.document(hash)?;
-        let name = format!("schedule {}", hex::encode(hash));
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| LedgerError::Invalid(format!("{name} is not UTF-8")))?;
-        check(&name, text).map_err(|e| LedgerError::Invalid(e.to_string()))
+        parse_document(hash, &self.document(hash)?)
     }
 
     /// The ledger's own records of `kind` (schedule, hold, purge-plan, disposal-order).
@@ -106,4 +102,12 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// A kept schedule document (`bytes`, whose BLAKE3 is `hash`), parsed and checked.
+pub fn parse_document(hash: &[u8; 32], bytes: &[u8]) -> Result<Schedule, LedgerError> {
+    let name = format!("schedule {}", hex::encode(hash));
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| LedgerError::Invalid(format!("{name} is not UTF-8")))?;
+    check(&name, text).map_err(|e| LedgerError::Invalid(e.to_string()))
 }

@@ -157,3 +157,24 @@ pub async fn entry_tile(
     let t = crate::daemon::public::parse_tile(&format!("tile/entries/{path}"))?;
     crate::daemon::public::serve_tile(&st, t).await
 }
+
+/// Registered witnesses (`witness list`).
+pub async fn witnesses(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    st.read(|l| Ok(Json(json!(l.witnesses()?)))).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignRequest {
+    note: String,
+}
+
+/// Keeps registered witnesses' cosignatures on a kept checkpoint (`checkpoint cosign`);
+/// the note must carry the ledger's own signature and at least one registered witness's.
+pub async fn cosign(
+    State(st): State<AppState>,
+    Json(req): Json<CosignRequest>,
+) -> ApiResult<Json<crate::ledger::checkpoint::Cosigned>> {
+    let c = st.exclusive(move |l| l.add_cosignatures(&req.note)).await?;
+    Ok(Json(c))
+}
