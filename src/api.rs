@@ -207,3 +207,65 @@ pub fn b64(bytes: &[u8]) -> String {
 pub fn unb64(s: &str) -> Result<Vec<u8>, String> {
     B64.decode(s.as_bytes()).map_err(|e| format!("base64: {e}"))
 }
+
+/// `POST /v1/archives`: what to export and to whom (`archive export`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    pub selection: SelectionWire,
+    /// age X25519 recipients (`age1…`); a passphrase is never sent to a server.
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub include_restricted: bool,
+}
+
+/// [`crate::archive::Selection`] on the wire, ids and dates as text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SelectionWire {
+    Plan(String),
+    Records(Vec<String>),
+    ClosedBefore { record_type: String, before: String },
+}
+
+impl SelectionWire {
+    pub fn from_selection(s: &crate::archive::Selection) -> Self {
+        use crate::archive::Selection as S;
+        match s {
+            S::Plan(p) => SelectionWire::Plan(hex::encode(p)),
+            S::Records(ids) => SelectionWire::Records(ids.iter().map(hex::encode).collect()),
+            S::ClosedBefore {
+                record_type,
+                before,
+            } => SelectionWire::ClosedBefore {
+                record_type: record_type.clone(),
+                before: before.to_string(),
+            },
+        }
+    }
+
+    pub fn into_selection(self) -> Result<crate::archive::Selection, String> {
+        use crate::archive::Selection as S;
+        let id = |h: &str| {
+            crate::crypto::parse_hex::<16>(h).ok_or_else(|| format!("{h:?} is not a record id"))
+        };
+        Ok(match self {
+            SelectionWire::Plan(p) => S::Plan(id(&p)?),
+            SelectionWire::Records(ids) => {
+                S::Records(ids.iter().map(|h| id(h)).collect::<Result<_, _>>()?)
+            }
+            SelectionWire::ClosedBefore {
+                record_type,
+                before,
+            } => S::ClosedBefore {
+                record_type,
+                before: before
+                    .parse()
+                    .map_err(|e| format!("closed_before {before:?}: {e}"))?,
+            },
+        })
+    }
+}
+
+/// The header carrying an export's summary (`archive export --json`, without the path).
+pub const EXPORT_HEADER: &str = "blotter-export";

@@ -323,6 +323,74 @@ impl Client {
         Ok(summary)
     }
 
+    /// An archive export written by the server, received into the new file `out`
+    /// (never overwritten; fsynced, then renamed into place) and checked against the
+    /// BLAKE3 and size the server reports. `progress(received, total)` counts bytes.
+    pub fn export(
+        &self,
+        req: &crate::api::ExportRequest,
+        out: &Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<crate::archive::Exported> {
+        let io = |e: std::io::Error| ClientError::Invalid(format!("{}: {e}", out.display()));
+        if out.exists() {
+            return Err(ClientError::Invalid(format!(
+                "{} already exists; an archive is never overwritten",
+                out.display()
+            )));
+        }
+        let dir = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".blotter-archive-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(io)?;
+        let (mut res, url) = self.post_raw("/v1/archives", req)?;
+        let mut x: crate::archive::Exported = res
+            .headers()
+            .get(crate::api::EXPORT_HEADER)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| serde_json::from_str(h).ok())
+            .ok_or_else(|| ClientError::Invalid("the server sent no export summary".into()))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = res.read(&mut buf).map_err(|e| ClientError::Transport {
+                url: url.clone(),
+                detail: format!("the archive stream broke: {e}"),
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(io)?;
+            size += n as u64;
+            progress(size, x.archive_bytes);
+        }
+        file.flush().map_err(io)?;
+        drop(file);
+        if *hasher.finalize().as_bytes() != x.blake3 || size != x.archive_bytes {
+            return Err(ClientError::Invalid(format!(
+                "the archive received ({size} bytes) is not the one the server wrote ({} bytes, BLAKE3 {}); nothing kept",
+                x.archive_bytes,
+                hex::encode(x.blake3)
+            )));
+        }
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist_noclobber(out).map_err(|e| io(e.error))?;
+        #[cfg(unix)]
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+        x.path = out.to_path_buf();
+        Ok(x)
+    }
+
     /// Streams attachment `blob` of record `id` into `out`; returns its size. The server
     /// checks the commitment as it streams and breaks the stream on a mismatch.
     pub fn download(

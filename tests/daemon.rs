@@ -1188,3 +1188,153 @@ fn schedules_witnesses_and_cosignatures_through_server() {
         kept
     );
 }
+
+/// `archive export` through the daemon (admin only): the file received is the one the
+/// server wrote, it verifies with nothing but the identity and the ledger's verifier
+/// key, and it holds what a local export of the same records holds.
+#[test]
+fn archive_export_through_server() {
+    use age::secrecy::ExposeSecret;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 8);
+    let id = age::x25519::Identity::generate();
+    let identity = tmp.path().join("archive.key");
+    std::fs::write(&identity, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    let recipient = id.to_public().to_string();
+    let vkey = {
+        let (code, out, err) = run(&["--ledger", dir.to_str().unwrap(), "key", "ledger"]);
+        assert_eq!(code, 0, "{err}");
+        out.trim().to_string()
+    };
+    // Two live records that are not restricted.
+    let list = {
+        let (code, out, err) = run(&[
+            "--ledger",
+            dir.to_str().unwrap(),
+            "--json",
+            "record",
+            "list",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["disposed"].is_null() && r["sealed"] == false && r["confidential"] == false)
+        .take(2)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let export_args = |out: &Path| -> Vec<String> {
+        let mut a: Vec<String> = vec!["--json".into(), "archive".into(), "export".into()];
+        a.extend([
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "-r".into(),
+            recipient.clone(),
+        ]);
+        for i in &ids {
+            a.extend(["--record".into(), i.clone()]);
+        }
+        a
+    };
+    let local_out = tmp.path().join("local.age");
+    let mut args = vec!["--ledger".to_string(), dir.to_str().unwrap().into()];
+    args.extend([
+        "--key".into(),
+        dir.join("keys/admin.key").to_str().unwrap().into(),
+    ]);
+    args.extend(export_args(&local_out));
+    let (code, out, err) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let local: Value = serde_json::from_str(&out).unwrap();
+
+    let d = Daemon::start(&dir);
+    let remote_out = tmp.path().join("remote.age");
+    let a = export_args(&remote_out);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (code, _, err) = as_who(&d, "supervisor", &a);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("(403)"), "{err}");
+    assert!(!remote_out.exists());
+    let (code, out, err) = as_who(&d, "admin", &a);
+    assert_eq!(code, 0, "{err}");
+    let remote: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(remote["path"], remote_out.to_str().unwrap());
+    let bytes = std::fs::read(&remote_out).unwrap();
+    assert_eq!(remote["archive_bytes"], bytes.len());
+    assert_eq!(remote["blake3"], blake3::hash(&bytes).to_hex().as_str());
+    for k in ["records", "entries", "payload_bytes", "checkpoint_size"] {
+        assert_eq!(remote[k], local[k], "{k}");
+    }
+    // Never overwritten; the server keeps no copy.
+    let (code, _, err) = as_who(&d, "admin", &a);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(std::fs::read(&remote_out).unwrap(), bytes);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("export"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // With the head past the last checkpoint, the daemon signs one first.
+    let payload = tmp.path().join("p.json");
+    std::fs::write(&payload, "{}").unwrap();
+    let p = payload.to_str().unwrap();
+    let (code, _, err) = as_who(
+        &d,
+        "clerk",
+        &["record", "create", "--type", "call", "--payload", p],
+    );
+    assert_eq!(code, 0, "{err}");
+    let later = tmp.path().join("later.age");
+    let a = export_args(&later);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (code, out, err) = as_who(&d, "admin", &a);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["checkpoint_size"], head(&d));
+    assert_eq!(v["records"], local["records"]);
+    // A passphrase is never sent to a server.
+    let (code, _, err) = as_who(
+        &d,
+        "admin",
+        &[
+            "archive",
+            "export",
+            "--out",
+            tmp.path().join("p.age").to_str().unwrap(),
+            "--passphrase",
+            "--record",
+            &ids[0],
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("passphrase"), "{err}");
+    d.stop();
+    let (code, out, err) = run(&[
+        "--json",
+        "archive",
+        "verify",
+        remote_out.to_str().unwrap(),
+        "-i",
+        identity.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+    ]);
+    assert_eq!(code, 0, "{out} {err}");
+    let checked: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(checked["records"], 2);
+    let (code, out, err) = run(&[
+        "archive",
+        "verify",
+        later.to_str().unwrap(),
+        "-i",
+        identity.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+    ]);
+    assert_eq!(code, 0, "{out} {err}");
+}

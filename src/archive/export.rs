@@ -61,7 +61,7 @@ pub struct ExportOptions {
 }
 
 /// What an export wrote.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Exported {
     pub path: PathBuf,
     pub records: Vec<String>,
@@ -140,32 +140,55 @@ pub fn select(
     Ok(ids)
 }
 
-/// The checkpoint the bag proves against: the latest kept one if it is at the head,
-/// otherwise one signed now with `key`.
-fn checkpoint(l: &mut Ledger, key: Option<&SigningKey>) -> Result<(u64, String), ArchiveError> {
+/// Makes sure a checkpoint is kept at the head (what the bag proves against): signs
+/// one now with `key` if not.
+fn checkpoint(l: &mut Ledger, key: Option<&SigningKey>) -> Result<(), ArchiveError> {
     let size = l.head().size;
-    if let Some(k) = l.latest_checkpoint()? {
-        if k.size == size {
-            return Ok((k.size, k.note));
-        }
+    if checkpoint_at_head(l)? {
+        return Ok(());
     }
     let key = key.ok_or_else(|| {
         ArchiveError::Unusable(format!(
             "no checkpoint is kept at the head ({size} entries) and the ledger key is not readable: run `blotter checkpoint` where it is"
         ))
     })?;
-    let k = l.sign_checkpoint(key)?;
-    Ok((k.size, k.note))
+    l.sign_checkpoint(key)?;
+    Ok(())
 }
 
-/// Exports the selected records (module doc). `progress(done, total)` counts records.
+/// Exports the selected records (module doc), first signing a checkpoint of the head
+/// with `opts.ledger_key` if none is kept. `progress(done, total)` counts records.
 pub fn export(
     l: &mut Ledger,
     opts: &ExportOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Exported, ArchiveError> {
+    checkpoint(l, opts.ledger_key.as_ref())?;
+    export_at(l, opts, progress)
+}
+
+/// Whether a checkpoint is kept at the head, so that [`export_at`] can run.
+pub fn checkpoint_at_head(l: &Ledger) -> Result<bool, ArchiveError> {
+    Ok(l.latest_checkpoint()?.map(|k| k.size) == Some(l.head().size))
+}
+
+/// Exports against the checkpoint kept at the head (none: refused); reads only, so a
+/// daemon runs it under its read lock.
+pub fn export_at(
+    l: &Ledger,
+    opts: &ExportOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Exported, ArchiveError> {
     let ids = select(l, &opts.selection, opts.include_restricted)?;
-    let (size, note_text) = checkpoint(l, opts.ledger_key.as_ref())?;
+    let (size, note_text) = match l.latest_checkpoint()? {
+        Some(k) if k.size == l.head().size => (k.size, k.note),
+        _ => {
+            return Err(ArchiveError::Unusable(format!(
+                "no checkpoint is kept at the head ({} entries)",
+                l.head().size
+            )))
+        }
+    };
     let dir = match opts.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -11,8 +11,10 @@ use age::secrecy::SecretString;
 use serde_json::json;
 
 use super::args::{ArchiveCmd, ExportArgs, OpenArgs};
+use super::backend::Backend;
 use super::records::parse_id;
 use super::{fail, Ctx, Failure, Res};
+use crate::api::{ExportRequest, SelectionWire};
 use crate::archive::export::Recipients;
 use crate::archive::{self, keys_io, ArchiveError, Checked, ExportOptions, Selection};
 use crate::crypto::keyfile;
@@ -198,21 +200,41 @@ fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
                 .collect::<Res<_>>()?,
         )
     };
-    let recipients = if a.passphrase {
-        Recipients::Passphrase(ask_passphrase()?)
-    } else {
-        Recipients::X25519(keys_io::recipients(&a.recipients)?)
+    let x = match ctx.backend()? {
+        Backend::Remote(c) => {
+            if a.passphrase {
+                return fail("through --server, encrypt to recipients (-r age1…): a passphrase is never sent to a server");
+            }
+            let req = ExportRequest {
+                selection: SelectionWire::from_selection(&selection),
+                recipients: a.recipients.clone(),
+                include_restricted: a.include_restricted,
+            };
+            let pb = ctx.progress(0, "receiving");
+            let x = c.export(&req, &a.out, &|n, total| {
+                pb.set_length(total);
+                pb.set_position(n)
+            });
+            pb.finish_and_clear();
+            x?
+        }
+        Backend::Local(mut l) => {
+            let recipients = if a.passphrase {
+                Recipients::Passphrase(ask_passphrase()?)
+            } else {
+                Recipients::X25519(keys_io::recipients(&a.recipients)?)
+            };
+            admin_key(ctx, &l)?;
+            export_with_progress(
+                ctx,
+                &mut l,
+                &a.out,
+                selection,
+                recipients,
+                a.include_restricted,
+            )?
+        }
     };
-    let mut l = ctx.open()?;
-    admin_key(ctx, &l)?;
-    let x = export_with_progress(
-        ctx,
-        &mut l,
-        &a.out,
-        selection,
-        recipients,
-        a.include_restricted,
-    )?;
     ctx.out(serde_json::to_value(&x)?, || {
         format!(
             "wrote {}: {} records, {} entries, {} payload bytes in {} archive bytes; BLAKE3 {}; proves against the checkpoint of size {}",

@@ -2,6 +2,7 @@
 //! ledger's read lock on a blocking thread, or writes through the single writer; none
 //! holds the ledger while it streams a body (`blocking_body`).
 
+mod archives;
 mod authorities;
 mod backup;
 mod changes;
@@ -9,6 +10,7 @@ mod log;
 mod records;
 mod retention;
 
+pub use archives::*;
 pub use authorities::*;
 pub use backup::*;
 pub use changes::*;
