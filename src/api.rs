@@ -269,3 +269,44 @@ impl SelectionWire {
 
 /// The header carrying an export's summary (`archive export --json`, without the path).
 pub const EXPORT_HEADER: &str = "blotter-export";
+
+/// [`crate::ledger::transfer::TransferTargets`] on the wire, ids as hex.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransferTargetsWire {
+    pub records: Vec<String>,
+    pub already_transferred: Vec<(String, u64)>,
+    pub left_out: Vec<crate::ledger::docs::NotDisposed>,
+}
+
+impl TransferTargetsWire {
+    pub fn from_targets(t: &crate::ledger::transfer::TransferTargets) -> Self {
+        TransferTargetsWire {
+            records: t.records.iter().map(hex::encode).collect(),
+            already_transferred: t
+                .already_transferred
+                .iter()
+                .map(|(r, s)| (hex::encode(r), *s))
+                .collect(),
+            left_out: t.left_out.clone(),
+        }
+    }
+
+    pub fn into_targets(self) -> Result<crate::ledger::transfer::TransferTargets, String> {
+        let id = |h: &str| {
+            crate::crypto::parse_hex::<16>(h).ok_or_else(|| format!("{h:?} is not a record id"))
+        };
+        Ok(crate::ledger::transfer::TransferTargets {
+            records: self
+                .records
+                .iter()
+                .map(|r| id(r))
+                .collect::<Result<_, _>>()?,
+            already_transferred: self
+                .already_transferred
+                .iter()
+                .map(|(r, s)| Ok((id(r)?, *s)))
+                .collect::<Result<_, String>>()?,
+            left_out: self.left_out,
+        })
+    }
+}

@@ -1,6 +1,6 @@
-//! `archive transfer` through the real binary: export, verify, transfer entries naming
-//! the archive, destruction of the live copies; and nothing destroyed when the written
-//! archive cannot be verified.
+//! `archive transfer` through the real binary, on the ledger folder and through the
+//! daemon: export, verify, transfer entries naming the archive, destruction of the live
+//! copies; and nothing destroyed when the written archive cannot be verified.
 
 mod common;
 
@@ -13,9 +13,25 @@ use serde_json::Value;
 
 const SCHEDULE: &str = "tests/fixtures/schedule-transfer.toml";
 
+thread_local! {
+    /// The daemon's URL while a test runs through `--server`.
+    static SERVER: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `blotter` on the ledger `dir` as `who`: on the folder, or through the daemon (where
+/// every request is signed, so a command run as nobody runs as the auditor).
 fn run(dir: &Path, who: Option<&str>, args: &[&str]) -> Output {
     let mut c = blotter();
-    c.arg("--ledger").arg(dir);
+    let who = match SERVER.with(|s| s.borrow().clone()) {
+        Some(url) => {
+            c.arg("--server").arg(url);
+            who.or(Some("auditor"))
+        }
+        None => {
+            c.arg("--ledger").arg(dir);
+            who
+        }
+    };
     if let Some(w) = who {
         c.arg("--key")
             .arg(dir.join("keys").join(format!("{w}.key")));
@@ -58,8 +74,22 @@ fn scan(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 
 #[test]
 fn transfer_exports_verifies_records_and_destroys_only_after_verification() {
+    scenario(false);
+}
+
+#[test]
+fn transfer_through_the_daemon() {
+    scenario(true);
+}
+
+fn scenario(server: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = common::demo(tmp.path(), "ledger", 3);
+    let _daemon = server.then(|| {
+        let d = common::daemon::Daemon::start(&dir);
+        SERVER.with(|s| *s.borrow_mut() = Some(d.url.clone()));
+        d
+    });
     let keys = tmp.path();
     ok(&dir, Some("supervisor"), &["schedule", "adopt", SCHEDULE]);
     let marker = "DISTINCTIVE-TRANSFERRED-PLAINTEXT-51c2";

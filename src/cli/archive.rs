@@ -154,30 +154,63 @@ pub(crate) fn ledger_key(l: &Ledger) -> Option<ed25519_dalek::SigningKey> {
         .flatten()
 }
 
-/// Exports with the CLI's settings and a progress bar on a terminal.
-fn export_with_progress(
+/// Who an export is encrypted to, as the CLI was told.
+enum To<'a> {
+    Recipients(&'a [String]),
+    Passphrase(SecretString),
+}
+
+/// Exports with the CLI's settings and a progress bar on a terminal: here, or written
+/// by the daemon and received (checked against its BLAKE3 and size).
+fn export_via(
     ctx: &Ctx,
-    l: &mut Ledger,
+    b: &mut Backend,
     out: &std::path::Path,
     selection: Selection,
-    recipients: Recipients,
+    to: To,
     include_restricted: bool,
 ) -> Res<archive::Exported> {
-    let opts = ExportOptions {
-        out: out.to_path_buf(),
-        selection,
-        recipients,
-        include_restricted,
-        ledger_key: ledger_key(l),
-        compression_workers: archive::export::COMPRESSION_WORKERS,
-    };
-    let pb = ctx.progress(0, "exporting");
-    let r = archive::export(l, &opts, &|n, total| {
-        pb.set_length(total);
-        pb.set_position(n)
-    });
-    pb.finish_and_clear();
-    Ok(r?)
+    match b {
+        Backend::Remote(c) => {
+            let To::Recipients(recipients) = to else {
+                return fail("a passphrase is never sent to a server");
+            };
+            let req = ExportRequest {
+                selection: SelectionWire::from_selection(&selection),
+                recipients: recipients.to_vec(),
+                include_restricted,
+            };
+            let pb = ctx.progress(0, "receiving");
+            let x = c.export(&req, out, &|n, total| {
+                pb.set_length(total);
+                pb.set_position(n)
+            });
+            pb.finish_and_clear();
+            Ok(x?)
+        }
+        Backend::Local(l) => {
+            admin_key(ctx, l)?;
+            let recipients = match to {
+                To::Recipients(r) => Recipients::X25519(keys_io::recipients(r)?),
+                To::Passphrase(p) => Recipients::Passphrase(p),
+            };
+            let opts = ExportOptions {
+                out: out.to_path_buf(),
+                selection,
+                recipients,
+                include_restricted,
+                ledger_key: ledger_key(l),
+                compression_workers: archive::export::COMPRESSION_WORKERS,
+            };
+            let pb = ctx.progress(0, "exporting");
+            let r = archive::export(l, &opts, &|n, total| {
+                pb.set_length(total);
+                pb.set_position(n)
+            });
+            pb.finish_and_clear();
+            Ok(r?)
+        }
+    }
 }
 
 fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
@@ -200,41 +233,22 @@ fn export(ctx: &Ctx, a: &ExportArgs) -> Res<i32> {
                 .collect::<Res<_>>()?,
         )
     };
-    let x = match ctx.backend()? {
-        Backend::Remote(c) => {
-            if a.passphrase {
-                return fail("through --server, encrypt to recipients (-r age1…): a passphrase is never sent to a server");
-            }
-            let req = ExportRequest {
-                selection: SelectionWire::from_selection(&selection),
-                recipients: a.recipients.clone(),
-                include_restricted: a.include_restricted,
-            };
-            let pb = ctx.progress(0, "receiving");
-            let x = c.export(&req, &a.out, &|n, total| {
-                pb.set_length(total);
-                pb.set_position(n)
-            });
-            pb.finish_and_clear();
-            x?
+    let mut b = ctx.backend()?;
+    let recipients = match (&b, a.passphrase) {
+        (Backend::Remote(_), true) => {
+            return fail("through --server, encrypt to recipients (-r age1…): a passphrase is never sent to a server")
         }
-        Backend::Local(mut l) => {
-            let recipients = if a.passphrase {
-                Recipients::Passphrase(ask_passphrase()?)
-            } else {
-                Recipients::X25519(keys_io::recipients(&a.recipients)?)
-            };
-            admin_key(ctx, &l)?;
-            export_with_progress(
-                ctx,
-                &mut l,
-                &a.out,
-                selection,
-                recipients,
-                a.include_restricted,
-            )?
-        }
+        (_, true) => To::Passphrase(ask_passphrase()?),
+        (_, false) => To::Recipients(&a.recipients),
     };
+    let x = export_via(
+        ctx,
+        &mut b,
+        &a.out,
+        selection,
+        recipients,
+        a.include_restricted,
+    )?;
     ctx.out(serde_json::to_value(&x)?, || {
         format!(
             "wrote {}: {} records, {} entries, {} payload bytes in {} archive bytes; BLAKE3 {}; proves against the checkpoint of size {}",
@@ -261,11 +275,14 @@ fn transfer(
     id_files: &[PathBuf],
 ) -> Res<i32> {
     let pid = parse_id(plan)?;
-    let recipients = Recipients::X25519(keys_io::recipients(recipients)?);
+    keys_io::recipients(recipients)?;
     let ids = identities(id_files)?;
-    let mut l = ctx.open_for_write()?;
-    let key = admin_key(ctx, &l)?;
-    let targets = l.transfer_targets(&pid)?;
+    let key = ctx.key()?;
+    let mut b = ctx.backend_for_write()?;
+    if let Backend::Local(l) = &b {
+        admin_key(ctx, l)?;
+    }
+    let targets = b.transfer_targets(&pid)?;
     for n in &targets.left_out {
         eprintln!(
             "blotter: not transferred now: record {}: {}",
@@ -274,7 +291,7 @@ fn transfer(
     }
     if targets.records.is_empty() {
         // Nothing new to export: only finish a destruction a crash interrupted.
-        let t = l.complete_transfer(&pid, &[], [0xff; 32], &key, &|_, _| {})?;
+        let t = b.complete_transfer(&pid, &[], [0xff; 32], &key, &|_, _| {})?;
         ctx.out(json!({"transfer": t, "archive": null, "left_out": targets.left_out}), || {
             format!(
                 "plan {plan}: no record to transfer now ({} already transferred, {} left out); {} live copies destroyed",
@@ -286,8 +303,15 @@ fn transfer(
         return Ok(0);
     }
     let selection = Selection::Records(targets.records.clone());
-    let x = export_with_progress(ctx, &mut l, out, selection, recipients, true)?;
-    let vkey = l.verifier_key()?;
+    let x = export_via(
+        ctx,
+        &mut b,
+        out,
+        selection,
+        To::Recipients(recipients),
+        true,
+    )?;
+    let vkey = b.verifier_key()?;
     // The check reads the file back and hashes what it verified: the transfer entries
     // name exactly those bytes, holding exactly these records.
     let mut want: Vec<String> = targets.records.iter().map(hex::encode).collect();
@@ -320,18 +344,18 @@ fn transfer(
         ));
     }
     let pb = ctx.progress(targets.records.len() as u64, "transferring");
-    let t = l.complete_transfer(&pid, &targets.records, x.blake3, &key, &|n, _| {
+    let t = b.complete_transfer(&pid, &targets.records, x.blake3, &key, &|n, _| {
         pb.set_position(n)
     });
     pb.finish_and_clear();
     let t = t.map_err(|e| {
         format!(
-            "{e}\nkeep {}: transfer entries already appended name it (BLAKE3 {}); run the transfer again to finish",
+            "{}\nkeep {}: transfer entries already appended name it (BLAKE3 {}); run the transfer again to finish",
+            e.message,
             out.display(),
             hex::encode(x.blake3)
         )
     })?;
-    super::tlog::after_write(&mut l);
     ctx.out(
         json!({"transfer": t, "archive": x, "verified": true, "left_out": targets.left_out}),
         || {

@@ -11,6 +11,7 @@ use crate::ledger::apply::apply_with;
 use crate::ledger::docs::{OrderDoc, PlanDoc};
 use crate::ledger::purge::Applied;
 use crate::ledger::read::{HistoryItem, ListFilter};
+use crate::ledger::transfer::{TransferTargets, Transferred};
 use crate::ledger::verify::{Report, VerifyOptions};
 use crate::ledger::{Draft, KeyState, Ledger, Outcome, RecordState, StagedBlob, Submission};
 
@@ -438,4 +439,44 @@ impl Backend {
     }
 }
 
-pub(crate) const NOT_REMOTE: &str = "this command does not work through --server yet (docs/API.md lists what does); run it where the ledger folder is, with --ledger, while no daemon holds it";
+impl Backend {
+    /// The checkpoint verifier key (`origin+keyid+base64`).
+    pub fn verifier_key(&self) -> Res<String> {
+        match self {
+            Backend::Local(l) => Ok(l.verifier_key()?),
+            Backend::Remote(c) => Ok(c.info()?.verifier_key),
+        }
+    }
+
+    pub fn transfer_targets(&self, plan: &[u8; 16]) -> Res<TransferTargets> {
+        match self {
+            Backend::Local(l) => Ok(l.transfer_targets(plan)?),
+            Backend::Remote(c) => Ok(c.transfer_targets(plan)?),
+        }
+    }
+
+    /// Appends the transfer entries naming `archive_hash`, signed with `key`, then
+    /// destroys the live copies (`Ledger::complete_transfer`).
+    pub fn complete_transfer(
+        &mut self,
+        plan: &[u8; 16],
+        records: &[[u8; 16]],
+        archive_hash: [u8; 32],
+        key: &SigningKey,
+        progress: &dyn Fn(u64, u64),
+    ) -> Res<Transferred> {
+        match self {
+            Backend::Local(l) => {
+                let t = l.complete_transfer(plan, records, archive_hash, key, progress);
+                super::tlog::after_write(l);
+                Ok(t?)
+            }
+            Backend::Remote(c) => {
+                Self::same_key(c, key)?;
+                Ok(c.complete_transfer(plan, records, archive_hash, progress)?)
+            }
+        }
+    }
+}
+
+pub(crate) const NOT_REMOTE: &str = "this command does not work through --server (docs/API.md says why); run it where the ledger folder is, with --ledger, while no daemon holds it";

@@ -2,13 +2,16 @@
 //! document and lists what to change; this side checks every document against its hash
 //! and against what was asked, and signs only then (`ledger::apply`, `ledger::purge`).
 
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use super::{Client, ClientError, Result};
-use crate::format::Date;
+use crate::format::{Action, Date};
 use crate::ledger::apply::{Finish, Host, Offered, Targets};
 use crate::ledger::docs::PlanDoc;
 use crate::ledger::purge::{check_order, check_plan, order_draft, plan_draft};
+use crate::ledger::transfer::{TransferEntry, TransferTargets, Transferred};
 use crate::ledger::{Draft, Outcome, RecordState, Submission};
 
 impl Client {
@@ -66,6 +69,97 @@ impl Client {
             )));
         }
         Ok(bytes)
+    }
+}
+
+impl Client {
+    /// What an approved plan has left to transfer now.
+    pub fn transfer_targets(&self, plan: &[u8; 16]) -> Result<TransferTargets> {
+        let w: crate::api::TransferTargetsWire =
+            self.get(&format!("/v1/authorities/{}/transfer", hex::encode(plan)))?;
+        w.into_targets().map_err(ClientError::Invalid)
+    }
+
+    /// Signs and appends a `transfer` entry per record naming the archive's BLAKE3, each
+    /// checked first to be listed for transfer by the plan's document, then has the
+    /// server destroy the live copies (`Ledger::complete_transfer` in process).
+    pub fn complete_transfer(
+        &self,
+        plan: &[u8; 16],
+        records: &[[u8; 16]],
+        archive_hash: [u8; 32],
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<Transferred> {
+        let p = hex::encode(plan);
+        let st = self
+            .record(plan)?
+            .filter(|s| s.record_type == "purge-plan" && s.id == *plan)
+            .ok_or_else(|| ClientError::Invalid(format!("{p} is not a purge plan")))?;
+        let hash = st
+            .document
+            .ok_or_else(|| ClientError::Invalid(format!("plan {p} has no document")))?;
+        let doc: PlanDoc = serde_json::from_slice(&self.document(&hash)?)
+            .map_err(|e| ClientError::Invalid(format!("plan {p}: {e}")))?;
+        let listed: HashSet<&str> = doc
+            .records
+            .iter()
+            .filter(|e| e.disposition == "transfer")
+            .map(|e| e.record.as_str())
+            .collect();
+        let mut seen = HashSet::new();
+        let todo: Vec<[u8; 16]> = records
+            .iter()
+            .filter(|r| seen.insert(**r))
+            .copied()
+            .collect();
+        if let Some(r) = todo
+            .iter()
+            .find(|r| !listed.contains(hex::encode(r).as_str()))
+        {
+            return Err(ClientError::Invalid(format!(
+                "plan {p} does not list record {} for transfer; nothing was transferred",
+                hex::encode(r)
+            )));
+        }
+        let archive = hex::encode(archive_hash);
+        let mut entries = Vec::with_capacity(todo.len());
+        for chunk in todo.chunks(crate::api::MAX_BATCH) {
+            let states = Host::states(self, chunk)?;
+            let mut subs = Vec::with_capacity(chunk.len());
+            for (rid, st) in chunk.iter().zip(states) {
+                if st.id != *rid {
+                    return Err(ClientError::Invalid(format!(
+                        "asked for record {}, the server answered with record {}",
+                        hex::encode(rid),
+                        hex::encode(st.id)
+                    )));
+                }
+                let action = Action::Transfer {
+                    authority: *plan,
+                    archive: archive_hash,
+                };
+                subs.push(self.sign(Draft::for_record(&st, action)?)?);
+            }
+            let (outcomes, _) = self.append(&subs)?;
+            for (rid, o) in chunk.iter().zip(outcomes) {
+                entries.push(TransferEntry {
+                    record: hex::encode(rid),
+                    seq: o.seq(),
+                    archive: archive.clone(),
+                });
+            }
+            progress(entries.len() as u64, todo.len() as u64);
+        }
+        let v: serde_json::Value =
+            self.post(&format!("/v1/authorities/{p}/transfer/finish"), &json!({}))?;
+        Ok(Transferred {
+            plan: p,
+            archive,
+            transferred_now: todo.len() as u64,
+            already_transferred: 0,
+            entries,
+            destroyed: v["destroyed"].as_u64().unwrap_or(0),
+        })
     }
 }
 

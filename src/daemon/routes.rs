@@ -85,6 +85,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::POST, "/v1/authorities/orders", SCHEDULERS, "Keep a court order's document, recorded by the caller; the caller checks it and signs the `order.record` change (`order record`)."),
     r(Method::GET, "/v1/authorities/{id}/targets", SCHEDULERS, "The records an approved plan or order calls for now, re-checked (`purge apply`, `order apply`, step 1)."),
     r(Method::POST, "/v1/authorities/{id}/finish", SCHEDULERS, "Destroy the data of the disposed records and, when done, keep the certificate for the caller to sign (step 3)."),
+    r(Method::GET, "/v1/authorities/{id}/transfer", ADMIN, "What an approved plan has left to transfer now, re-checked (`archive transfer`, step 1)."),
+    r(Method::POST, "/v1/authorities/{id}/transfer/finish", ADMIN, "After the caller's transfer entries: destroy the live copies they left pending (`archive transfer`, last step)."),
     r(Method::GET, "/v1/documents/{hash}", ALL, "A kept document (schedule, plan, order, certificate) by its BLAKE3."),
 ];
 
@@ -136,6 +138,8 @@ pub fn handler(method: &Method, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/v1/authorities/orders") => post(h::keep_order),
         ("GET", "/v1/authorities/{id}/targets") => get(h::targets),
         ("POST", "/v1/authorities/{id}/finish") => post(h::finish),
+        ("GET", "/v1/authorities/{id}/transfer") => get(h::transfer_targets),
+        ("POST", "/v1/authorities/{id}/transfer/finish") => post(h::transfer_finish),
         ("GET", "/v1/documents/{hash}") => get(h::document),
         _ => return None,
     };

@@ -155,3 +155,33 @@ pub async fn document(State(st): State<AppState>, Path(hash): Path<String>) -> A
     let bytes = st.read(move |l| Ok(l.document(&h)?)).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
+
+/// What an approved plan has left to transfer now (`archive transfer`, admin).
+pub async fn transfer_targets(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::api::TransferTargetsWire>> {
+    let rid = parse_id(&id)?;
+    st.read(move |l| {
+        Ok(Json(crate::api::TransferTargetsWire::from_targets(
+            &l.transfer_targets(&rid)?,
+        )))
+    })
+    .await
+}
+
+/// After the caller's transfer entries are durable: destroys the live copies of every
+/// record of the plan whose transfer (or disposal) entry left it pending.
+pub async fn transfer_finish(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let rid = parse_id(&id)?;
+    let destroyed = st
+        .exclusive(move |l| {
+            l.transfer_targets(&rid)?;
+            l.finish_destruction(&rid)
+        })
+        .await?;
+    Ok(Json(json!({ "destroyed": destroyed })))
+}
