@@ -1187,6 +1187,10 @@ fn schedules_witnesses_and_cosignatures_through_server() {
         ),
         kept
     );
+    // `import` stays where the ledger is (docs/API.md says why), and says so.
+    let (code, _, err) = as_who(&d, "clerk", &["import", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not work through --server"), "{err}");
 }
 
 /// `archive export` through the daemon (admin only): the file received is the one the
