@@ -97,6 +97,8 @@ pub enum AuthError {
     DigestMismatch,
     #[error("the server is tracking too many recent requests; retry in a minute")]
     ReplayCacheFull,
+    #[error("the signing key is not registered")]
+    UnknownKey,
 }
 
 fn malformed(msg: impl Into<String>) -> AuthError {
@@ -246,6 +248,20 @@ pub fn verify_request(
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Verified, AuthError> {
+    verify_request_with(method, target_uri, headers, now, |k| {
+        VerifyingKey::from_bytes(k).map_err(|_| malformed("keyid is not an Ed25519 public key"))
+    })
+}
+
+/// [`verify_request`] with the key `keyid` names looked up by `key` (a server's registry
+/// of decompressed keys; `Err(UnknownKey)` refuses before any signature work).
+pub fn verify_request_with(
+    method: &str,
+    target_uri: &str,
+    headers: &HeaderMap,
+    now: i64,
+    key: impl FnOnce(&[u8; 32]) -> Result<VerifyingKey, AuthError>,
+) -> Result<Verified, AuthError> {
     let input =
         field_value(headers, &SIGNATURE_INPUT)?.ok_or(AuthError::Missing("Signature-Input"))?;
     let signature = field_value(headers, &SIGNATURE)?.ok_or(AuthError::Missing("Signature"))?;
@@ -306,8 +322,7 @@ pub fn verify_request(
         &components,
         &serialize_inner_list(inner)?,
     )?;
-    let vk = VerifyingKey::from_bytes(&params.key)
-        .map_err(|_| malformed("keyid is not an Ed25519 public key"))?;
+    let vk = key(&params.key)?;
     vk.verify_strict(base.as_bytes(), &Signature::from_bytes(&signature))
         .map_err(|_| AuthError::BadSignature)?;
 

@@ -19,11 +19,14 @@ use super::error::ApiError;
 use super::AppState;
 use crate::format::Role;
 use crate::httpsig;
+use ed25519_dalek::VerifyingKey;
 
 /// The authenticated caller, in the request's extensions.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub key: [u8; 32],
+    /// `key`, decompressed (for checking the caller's changes).
+    pub vk: VerifyingKey,
     pub role: Role,
     pub person: String,
     /// The signed Content-Digest, for routes that stream their body and check it at the end.
@@ -95,11 +98,25 @@ pub async fn authenticate(State(st): State<AppState>, req: Request, next: Next) 
 
 async fn check(st: &AppState, req: Request) -> Result<Request, ApiError> {
     let uri = target_uri(st.public.as_ref(), &req)?;
-    let v = httpsig::verify_request(req.method().as_str(), &uri, req.headers(), now_secs())
-        .map_err(|e| ApiError::unauthorized(format!("signature: {e}")))?;
-    let ks = st
-        .key(&v.key)
-        .ok_or_else(|| ApiError::unauthorized("the signing key is not registered"))?;
+    // The key is looked up before any signature work: an unregistered one costs nothing.
+    let mut found = None;
+    let v = httpsig::verify_request_with(
+        req.method().as_str(),
+        &uri,
+        req.headers(),
+        now_secs(),
+        |k| {
+            let (ks, vk) = st.key(k).ok_or(httpsig::AuthError::UnknownKey)?;
+            found = Some((ks, vk));
+            Ok(vk)
+        },
+    )
+    .map_err(|e| match e {
+        httpsig::AuthError::UnknownKey => ApiError::unauthorized(e.to_string()),
+        e => ApiError::unauthorized(format!("signature: {e}")),
+    })?;
+    let (ks, vk) =
+        found.ok_or_else(|| ApiError::unauthorized("the signing key is not registered"))?;
     if ks.revoked.is_some() {
         return Err(ApiError::unauthorized("the signing key is revoked"));
     }
@@ -115,6 +132,7 @@ async fn check(st: &AppState, req: Request) -> Result<Request, ApiError> {
             e => ApiError::unauthorized(e.to_string()),
         })?;
     let caller = Caller {
+        vk,
         key: v.key,
         role: ks.role(),
         person: ks.person.clone(),

@@ -5,7 +5,7 @@
 //! listen = "127.0.0.1:7878"     # loopback unless --insecure-non-loopback
 //! ledger_key = "/etc/blotter/ledger.key"  # default: the ledger folder's ledger.key
 //! max_batch = 4096              # most changes in one group commit
-//! replay_capacity = 1000000     # nonces remembered (120 s window)
+//! replay_capacity = 2000000     # nonces remembered (120 s window; about 40 bytes each)
 //! checkpoint_secs = 60          # sign a checkpoint this often if the log grew; 0 = never
 //!
 //! [report]                      # a retention report written daily
@@ -58,7 +58,7 @@ impl Default for Config {
             public_url: None,
             ledger_key: None,
             max_batch: 4096,
-            replay_capacity: 1_000_000,
+            replay_capacity: 2_000_000,
             checkpoint_secs: 60,
             report: None,
             backup: None,

@@ -81,8 +81,7 @@ impl AppState {
         ledger_key: Option<SigningKey>,
         config: &Config,
     ) -> (AppState, std::thread::JoinHandle<()>) {
-        let map: HashMap<_, _> = ledger.keys().map(|k| (k.key, k.clone())).collect();
-        let keys: KeyRegistry = Arc::new(RwLock::new(Arc::new(map)));
+        let keys: KeyRegistry = Arc::new(RwLock::new(Arc::new(writer::key_map(&ledger))));
         let ledger = Arc::new(RwLock::new(ledger));
         let (writer, handle) = Writer::start(ledger.clone(), keys.clone(), config.max_batch);
         let state = AppState(Arc::new(Inner {
@@ -100,8 +99,8 @@ impl AppState {
         (state, handle)
     }
 
-    /// A registered key's state, without waiting for the writer.
-    pub fn key(&self, key: &[u8; 32]) -> Option<KeyState> {
+    /// A registered key's state and decompressed key, without waiting for the writer.
+    pub fn key(&self, key: &[u8; 32]) -> Option<(KeyState, ed25519_dalek::VerifyingKey)> {
         let map = self.keys.read().ok()?.clone();
         map.get(key).cloned()
     }

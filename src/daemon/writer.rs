@@ -35,7 +35,20 @@ enum Job {
 
 /// The key registry as the authenticator reads it: replaced after every batch that
 /// registered, rotated or revoked a key, so authentication never waits for a write.
-pub type KeyRegistry = Arc<RwLock<Arc<HashMap<[u8; 32], KeyState>>>>;
+pub type KeyRegistry = Arc<RwLock<Arc<KeyMap>>>;
+
+/// Every registered key's state, with the key decompressed once for signature checks.
+pub type KeyMap = HashMap<[u8; 32], (KeyState, ed25519_dalek::VerifyingKey)>;
+
+/// The registry of `l`'s keys (a key that is not a valid point could never sign).
+pub fn key_map(l: &Ledger) -> KeyMap {
+    l.keys()
+        .filter_map(|k| {
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&k.key).ok()?;
+            Some((k.key, (k.clone(), vk)))
+        })
+        .collect()
+}
 
 #[derive(Clone)]
 pub struct Writer {
@@ -159,7 +172,7 @@ fn run(
         }
         if refresh {
             with_ledger(&ledger, |l| {
-                let map: HashMap<_, _> = l.keys().map(|k| (k.key, k.clone())).collect();
+                let map = key_map(l);
                 if let Ok(mut g) = keys.write() {
                     *g = Arc::new(map);
                 }

@@ -512,3 +512,23 @@ fn digest_writer_equals_content_digest() {
     }
     assert_eq!(DigestWriter::default().finish(), content_digest(b""));
 }
+
+/// A server's registry answers for the key: an unregistered key is refused before any
+/// signature work, and a registered one must still have signed.
+#[test]
+fn verify_with_a_registry() {
+    let k = key(3);
+    let h = signed(&k, NOW, NONCE);
+    let vk = k.verifying_key();
+    let ok = verify_request_with("POST", URI, &h, NOW, |_| Ok(vk)).unwrap();
+    assert_eq!(ok.key, vk.to_bytes());
+    assert_eq!(
+        verify_request_with("POST", URI, &h, NOW, |_| Err(AuthError::UnknownKey)),
+        Err(AuthError::UnknownKey)
+    );
+    let other = key(4).verifying_key();
+    assert_eq!(
+        verify_request_with("POST", URI, &h, NOW, |_| Ok(other)),
+        Err(AuthError::BadSignature)
+    );
+}

@@ -183,7 +183,7 @@ impl Store {
         let db = loop {
             let cfg = sled::Config::new()
                 .path(dir)
-                .cache_capacity(64 * 1024 * 1024)
+                .cache_capacity(32 * 1024 * 1024)
                 .mode(sled::Mode::HighThroughput)
                 .flush_every_ms(None);
             match cfg.open() {

@@ -98,7 +98,7 @@ fn check_changes(c: &Caller, req: AppendRequest) -> ApiResult<(Vec<Checked>, boo
         }
         // Checked here, on the request's own thread, so that the single writer does not
         // spend its time on signatures; `trusted` then tells the ledger it was checked.
-        if !crate::crypto::verify_change(&change.actor, sc.change_bytes(), &sc.signature()) {
+        if !crate::crypto::verify_change_with(&c.vk, sc.change_bytes(), &sc.signature()) {
             return Err(ApiError::bad_request(format!(
                 "change {i}: bad signature by key {}",
                 hex::encode(change.actor)
