@@ -326,6 +326,8 @@ fn main() {
             avg(&rss[n - q..]),
             rss.iter().cloned().fold(0.0, f64::max)
         );
+        let every: Vec<String> = rss.iter().step_by(30).map(|r| format!("{r:.0}")).collect();
+        println!("daemon RSS MiB every 30 s: {}", every.join(" "));
     }
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])

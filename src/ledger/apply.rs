@@ -689,23 +689,7 @@ mod tests {
         for _ in 0..3 {
             create(&mut l);
         }
-        let schedule = include_str!("../../tests/fixtures/schedule-test.toml").replace(
-            "trigger = \"created\", years = 2",
-            "trigger = \"created\", months = 6",
-        );
-        let d = l.adopt_schedule_draft("test.toml", &schedule).unwrap();
-        let s = l.sign(&sup1, d).unwrap();
-        l.append(vec![s]).unwrap();
-        let (d, _) = l
-            .purge_plan_draft(Date::new(2026, 6, 1).unwrap(), &sup1)
-            .unwrap();
-        let plan = d.record;
-        let s = l.sign(&sup1, d).unwrap();
-        l.append(vec![s]).unwrap();
-        let s = l
-            .sign(&sup2, l.approval_draft(&plan, "purge-plan").unwrap())
-            .unwrap();
-        l.append(vec![s]).unwrap();
+        let plan = crate::ledger::purge::approved_test_plan(&mut l, &sup1, &sup2);
         let outsider = create(&mut l);
         (l, sup1, plan, outsider)
     }

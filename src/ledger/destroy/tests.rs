@@ -444,25 +444,8 @@ fn verify_passes_between_key_loss_and_housekeeping_when_disposals_are_recorded()
         l.append(vec![s]).unwrap();
     }
     let recs: Vec<Rec> = (0..4).map(|i| make(&mut l, &clerk, i)).collect();
-    // The test schedule, with incidents kept 6 months: the records (2025-05-01) are
-    // eligible as of 2026-06-01.
-    let schedule = include_str!("../../../tests/fixtures/schedule-test.toml").replace(
-        "trigger = \"created\", years = 2",
-        "trigger = \"created\", months = 6",
-    );
-    let d = l.adopt_schedule_draft("test.toml", &schedule).unwrap();
-    let s = l.sign(&sup1, d).unwrap();
-    l.append(vec![s]).unwrap();
-    let (d, _) = l
-        .purge_plan_draft(Date::new(2026, 6, 1).unwrap(), &sup1)
-        .unwrap();
-    let plan = d.record;
-    let s = l.sign(&sup1, d).unwrap();
-    l.append(vec![s]).unwrap();
-    let s = l
-        .sign(&sup2, l.approval_draft(&plan, "purge-plan").unwrap())
-        .unwrap();
-    l.append(vec![s]).unwrap();
+    // Incidents kept 6 months: the records (2025-05-01) are eligible as of 2026-06-01.
+    let plan = crate::ledger::purge::approved_test_plan(&mut l, &sup1, &sup2);
     for r in &recs {
         let action = Action::Disposal {
             kind: crate::format::DisposalKind::Destroy,
