@@ -267,9 +267,6 @@ impl SelectionWire {
     }
 }
 
-/// The header carrying an export's summary (`archive export --json`, without the path).
-pub const EXPORT_HEADER: &str = "blotter-export";
-
 /// [`crate::ledger::transfer::TransferTargets`] on the wire, ids as hex.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TransferTargetsWire {

@@ -348,22 +348,25 @@ impl Client {
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(io)?;
-        let (mut res, url) = self.post_raw("/v1/archives", req)?;
-        let mut x: crate::archive::Exported = res
-            .headers()
-            .get(crate::api::EXPORT_HEADER)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| serde_json::from_str(h).ok())
-            .ok_or_else(|| ClientError::Invalid("the server sent no export summary".into()))?;
+        let (res, url) = self.post_raw("/v1/archives", req)?;
+        let broke = |e: std::io::Error| ClientError::Transport {
+            url: url.clone(),
+            detail: format!("the archive stream broke: {e}"),
+        };
+        // The summary's JSON line, then the archive's bytes.
+        let mut res = std::io::BufReader::with_capacity(1 << 20, res);
+        let mut line = Vec::new();
+        std::io::BufRead::read_until(&mut (&mut res).take(64 << 20), b'\n', &mut line)
+            .map_err(broke)?;
+        let mut x: crate::archive::Exported = serde_json::from_slice(&line).map_err(|e| {
+            ClientError::Invalid(format!("the server sent no export summary ({e})"))
+        })?;
         let mut hasher = blake3::Hasher::new();
         let mut file = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         let mut buf = vec![0u8; 1 << 20];
         let mut size = 0u64;
         loop {
-            let n = res.read(&mut buf).map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                detail: format!("the archive stream broke: {e}"),
-            })?;
+            let n = res.read(&mut buf).map_err(broke)?;
             if n == 0 {
                 break;
             }

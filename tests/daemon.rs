@@ -216,7 +216,65 @@ fn role_matrix() {
         ("GET", "/v1/authorities?kind=purge-plan".into(), all),
         ("GET", rec("/v1/authorities/{id}"), all),
         ("GET", rec("/v1/authorities/{id}/certificate"), all),
+        ("POST", "/v1/authorities/plans".into(), &["supervisor"]),
+        (
+            "POST",
+            "/v1/authorities/orders".into(),
+            &["supervisor", "admin"],
+        ),
+        (
+            "GET",
+            rec("/v1/authorities/{id}/targets"),
+            &["supervisor", "admin"],
+        ),
+        (
+            "POST",
+            rec("/v1/authorities/{id}/finish"),
+            &["supervisor", "admin"],
+        ),
+        ("GET", rec("/v1/authorities/{id}/transfer"), &["admin"]),
+        (
+            "POST",
+            rec("/v1/authorities/{id}/transfer/finish"),
+            &["admin"],
+        ),
+        ("POST", "/v1/records/states".into(), all),
+        ("GET", format!("/v1/documents/{}", "ab".repeat(32)), all),
+        ("POST", "/v1/archives".into(), &["admin"]),
+        ("POST", "/v1/checkpoints/cosignatures".into(), &["admin"]),
+        ("GET", "/v1/witnesses".into(), all),
+        // The route admits every role; each change's action is checked by role after.
+        ("POST", "/v1/changes".into(), all),
+        ("GET", "/tile/entries/000".into(), all),
+        ("POST", "/v1/checkpoints".into(), all),
+        ("GET", "/v1/retention/report?as_of=2031-06-30".into(), all),
+        (
+            "POST",
+            rec(&format!(
+                "/v1/records/{{id}}/attachments/{}",
+                "cd".repeat(32)
+            )),
+            all,
+        ),
     ];
+    // Every authenticated route is in the table.
+    let in_table = |method: &str, route: &str| {
+        table.iter().any(|(m, p, _)| {
+            let p = p.split('?').next().unwrap_or_default();
+            *m == method
+                && p.split('/').count() == route.split('/').count()
+                && route
+                    .split('/')
+                    .zip(p.split('/'))
+                    .all(|(a, b)| a == b || a.starts_with('{'))
+        })
+    };
+    let missing: Vec<String> = blotter::daemon::routes::ROUTES
+        .iter()
+        .filter(|r| !in_table(r.method.as_str(), r.path))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(missing.is_empty(), "not in the role matrix: {missing:?}");
     for (method, path, allowed) in &table {
         for role in roles {
             let (status, text) = Raw::new(method, path).send(&d.url, &keys[role]);
@@ -227,8 +285,17 @@ fn role_matrix() {
                 "{role} {method} {path}: {status} {text}"
             );
             assert_ne!(status, 401, "{role} {method} {path}: {text}");
+            assert_ne!(status, 500, "{role} {method} {path}: {text}");
         }
     }
+    // A document not kept is 404, naming the hash and no server path.
+    let missing = format!("/v1/documents/{}", "ab".repeat(32));
+    let (status, text) = Raw::new("GET", &missing).send(&d.url, &keys["clerk"]);
+    assert_eq!(status, 404, "{text}");
+    assert!(
+        text.contains(&"ab".repeat(32)) && !text.contains(dir.to_str().unwrap()),
+        "{text}"
+    );
     // Writes: each action by each role, through the CLI, as DESIGN.md's table says.
     let payload = tmp.path().join("p.json");
     std::fs::write(&payload, r#"{"a":1}"#).unwrap();
@@ -1153,7 +1220,13 @@ fn schedules_witnesses_and_cosignatures_through_server() {
     note.push_signature_lines(&line).unwrap();
     let file = tmp.path().join("cosigned.txt");
     std::fs::write(&file, note.encode().unwrap()).unwrap();
-    let cosigned = ok("auditor", &["checkpoint", "cosign", file.to_str().unwrap()]);
+    let (code, _, err) = as_who(
+        &d,
+        "auditor",
+        &["checkpoint", "cosign", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "only an administrator keeps cosignatures: {err}");
+    let cosigned = ok("admin", &["checkpoint", "cosign", file.to_str().unwrap()]);
     assert_eq!(cosigned["size"], size);
     assert_eq!(cosigned["witnesses"][0][0], blotter::demo::DEMO_WITNESS);
     let kept = ok(
@@ -1176,7 +1249,7 @@ fn schedules_witnesses_and_cosignatures_through_server() {
     std::fs::write(&file, forged.encode().unwrap()).unwrap();
     let (code, _, err) = as_who(
         &d,
-        "auditor",
+        "admin",
         &["checkpoint", "cosign", file.to_str().unwrap()],
     );
     assert_eq!(code, 2, "{err}");

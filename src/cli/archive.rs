@@ -154,6 +154,44 @@ pub(crate) fn ledger_key(l: &Ledger) -> Option<ed25519_dalek::SigningKey> {
         .flatten()
 }
 
+/// Reads the archive just written back and verifies it with the identities: the transfer
+/// entries will name exactly those bytes, holding exactly `records`. An archive that
+/// fails is removed (nothing names it), and nothing is transferred or destroyed.
+fn check_written(
+    out: &std::path::Path,
+    ids: &Identities,
+    vkey: &str,
+    x: &archive::Exported,
+    records: &[[u8; 16]],
+) -> Res<()> {
+    let mut want: Vec<String> = records.iter().map(hex::encode).collect();
+    want.sort();
+    let problem = match archive::check_archive(out, ids, vkey, None, &|_| {}) {
+        Ok(c) if c.blake3 != hex::encode(x.blake3) => format!(
+            "the file read back (BLAKE3 {}) is not the one written ({})",
+            c.blake3,
+            hex::encode(x.blake3)
+        ),
+        Ok(c) if c.record_ids != want => format!(
+            "it holds {} records, not the {} to transfer",
+            c.records,
+            want.len()
+        ),
+        Ok(_) => return Ok(()),
+        Err(e) => format!("it does not verify ({e})"),
+    };
+    let removed = std::fs::remove_file(out).is_ok();
+    fail(format!(
+        "{}: {problem}; nothing transferred, nothing destroyed{}",
+        out.display(),
+        if removed {
+            "; the file was removed"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// Who an export is encrypted to, as the CLI was told.
 enum To<'a> {
     Recipients(&'a [String]),
@@ -311,38 +349,7 @@ fn transfer(
         To::Recipients(recipients),
         true,
     )?;
-    let vkey = b.verifier_key()?;
-    // The check reads the file back and hashes what it verified: the transfer entries
-    // name exactly those bytes, holding exactly these records.
-    let mut want: Vec<String> = targets.records.iter().map(hex::encode).collect();
-    want.sort();
-    let problem = match archive::check_archive(out, &ids, &vkey, None, &|_| {}) {
-        Ok(c) if c.blake3 != hex::encode(x.blake3) => Some(format!(
-            "the file read back (BLAKE3 {}) is not the one written ({})",
-            c.blake3,
-            hex::encode(x.blake3)
-        )),
-        Ok(c) if c.record_ids != want => Some(format!(
-            "it holds {} records, not the {} to transfer",
-            c.records,
-            want.len()
-        )),
-        Ok(_) => None,
-        Err(e) => Some(format!("it does not verify ({e})")),
-    };
-    if let Some(p) = problem {
-        // An archive that failed its check is not kept: nothing names it.
-        let removed = std::fs::remove_file(out).is_ok();
-        return fail(format!(
-            "{}: {p}; nothing transferred, nothing destroyed{}",
-            out.display(),
-            if removed {
-                "; the file was removed"
-            } else {
-                ""
-            }
-        ));
-    }
+    check_written(out, &ids, &b.verifier_key()?, &x, &targets.records)?;
     let pb = ctx.progress(targets.records.len() as u64, "transferring");
     let t = b.complete_transfer(&pid, &targets.records, x.blake3, &key, &|n, _| {
         pb.set_position(n)

@@ -47,6 +47,15 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 pub type Res<T> = Result<T, Failure>;
 
+/// The sequence number of the first change appended (an answer without one is an error,
+/// never entry 0).
+pub(crate) fn first_seq(outcomes: &[crate::ledger::Outcome]) -> Res<u64> {
+    match outcomes.first() {
+        Some(o) => Ok(o.seq()),
+        None => fail("the append was answered without an outcome"),
+    }
+}
+
 pub fn fail<T>(message: impl Into<String>) -> Res<T> {
     Err(Failure {
         code: 2,
@@ -336,7 +345,7 @@ pub(crate) fn append_with(
     let record = hex::encode(d.record);
     let sub = b.sign(&key, d)?;
     let (outcomes, head) = b.append(vec![sub])?;
-    let seq = outcomes.first().map_or(0, |o| o.seq());
+    let seq = first_seq(&outcomes)?;
     ctx.out(json!({"record": record, "seq": seq, "head": head}), || {
         format!("{verb} {record} at entry {seq}")
     });

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::args::{OrderCmd, PurgeCmd};
 use super::backend::Backend;
 use super::records::parse_id;
-use super::{append_with, fail, Ctx, Res};
+use super::{append_with, fail, first_seq, Ctx, Res};
 use crate::ledger::docs::CertificateDoc;
 use crate::ledger::purge::Applied;
 
@@ -20,7 +20,7 @@ pub(crate) fn purge(ctx: &Ctx, cmd: &PurgeCmd) -> Res<i32> {
             let (d, doc) = b.plan_draft(date, &key)?;
             let record = hex::encode(d.record);
             let sub = b.sign(&key, d)?;
-            let seq = b.append(vec![sub])?.0.first().map_or(0, |o| o.seq());
+            let seq = first_seq(&b.append(vec![sub])?.0)?;
             let transfer = doc
                 .records
                 .iter()
@@ -78,7 +78,7 @@ pub(crate) fn order(ctx: &Ctx, cmd: &OrderCmd) -> Res<i32> {
             let mut b = ctx.backend_for_write()?;
             let d = b.approval_draft(&id, "disposal-order")?;
             let s = b.sign(&key, d)?;
-            let seq = b.append(vec![s])?.0.first().map_or(0, |o| o.seq());
+            let seq = first_seq(&b.append(vec![s])?.0)?;
             // Sealing is a supervisor's change (record.seal): an administrator's approval
             // of a seal order is recorded, and a supervisor carries it out.
             let seal = b.order_document(&id)?.action == "seal";

@@ -186,7 +186,7 @@ pub fn run(ctx: &Ctx, cmd: &RecordCmd) -> Res<i32> {
             d.attachment = Some(staged.clone());
             let sub = l.sign(&key, d)?;
             let (outcomes, _) = l.append(vec![sub])?;
-            let seq = outcomes.first().map_or(0, |o| o.seq());
+            let seq = super::first_seq(&outcomes)?;
             let blob = hex::encode(staged.commitment);
             ctx.out(
                 json!({"record": id, "seq": seq, "blob": blob, "size": staged.size}),

@@ -106,13 +106,18 @@ impl Client {
             .filter(|e| e.disposition == "transfer")
             .map(|e| e.record.as_str())
             .collect();
+        if archive_hash == [0; 32] {
+            return Err(ClientError::Invalid(
+                "a transfer must name its archive (its hash is zero)".into(),
+            ));
+        }
         let mut seen = HashSet::new();
-        let todo: Vec<[u8; 16]> = records
+        let listed_once: Vec<[u8; 16]> = records
             .iter()
             .filter(|r| seen.insert(**r))
             .copied()
             .collect();
-        if let Some(r) = todo
+        if let Some(r) = listed_once
             .iter()
             .find(|r| !listed.contains(hex::encode(r).as_str()))
         {
@@ -122,11 +127,11 @@ impl Client {
             )));
         }
         let archive = hex::encode(archive_hash);
-        let mut entries = Vec::with_capacity(todo.len());
-        for chunk in todo.chunks(crate::api::MAX_BATCH) {
-            let states = Host::states(self, chunk)?;
-            let mut subs = Vec::with_capacity(chunk.len());
-            for (rid, st) in chunk.iter().zip(states) {
+        // The whole list is checked before anything is signed: a record this plan already
+        // transferred (an interrupted run) is counted, anything else disposed refuses all.
+        let (mut todo, mut entries) = (Vec::new(), Vec::new());
+        for chunk in listed_once.chunks(crate::api::MAX_BATCH) {
+            for (rid, st) in chunk.iter().zip(Host::states(self, chunk)?) {
                 if st.id != *rid {
                     return Err(ClientError::Invalid(format!(
                         "asked for record {}, the server answered with record {}",
@@ -134,32 +139,78 @@ impl Client {
                         hex::encode(st.id)
                     )));
                 }
+                let Some(seq) = st.disposed else {
+                    todo.push(st);
+                    continue;
+                };
+                entries.push(self.transfer_entry(plan, rid, seq)?);
+            }
+        }
+        let already = entries.len() as u64;
+        let total = todo.len() as u64;
+        for chunk in todo.chunks(crate::api::MAX_BATCH) {
+            let mut subs = Vec::with_capacity(chunk.len());
+            for st in chunk {
                 let action = Action::Transfer {
                     authority: *plan,
                     archive: archive_hash,
                 };
-                subs.push(self.sign(Draft::for_record(&st, action)?)?);
+                subs.push(self.sign(Draft::for_record(st, action)?)?);
             }
             let (outcomes, _) = self.append(&subs)?;
-            for (rid, o) in chunk.iter().zip(outcomes) {
+            if outcomes.len() != chunk.len() {
+                return Err(ClientError::Invalid(
+                    "the server answered for other changes than sent".into(),
+                ));
+            }
+            for (st, o) in chunk.iter().zip(outcomes) {
                 entries.push(TransferEntry {
-                    record: hex::encode(rid),
+                    record: hex::encode(st.id),
                     seq: o.seq(),
                     archive: archive.clone(),
                 });
             }
-            progress(entries.len() as u64, todo.len() as u64);
+            progress(entries.len() as u64 - already, total);
         }
         let v: serde_json::Value =
             self.post(&format!("/v1/authorities/{p}/transfer/finish"), &json!({}))?;
+        let destroyed = v["destroyed"].as_u64().ok_or_else(|| {
+            ClientError::Invalid("the server did not say how many live copies it destroyed".into())
+        })?;
         Ok(Transferred {
             plan: p,
             archive,
-            transferred_now: todo.len() as u64,
-            already_transferred: 0,
+            transferred_now: total,
+            already_transferred: already,
             entries,
-            destroyed: v["destroyed"].as_u64().unwrap_or(0),
+            destroyed,
         })
+    }
+
+    /// The transfer entry at `seq` of a record already disposed of, checked (signature
+    /// included) to be this plan's transfer of it; anything else refuses the transfer.
+    fn transfer_entry(&self, plan: &[u8; 16], rid: &[u8; 16], seq: u64) -> Result<TransferEntry> {
+        let e = crate::format::Entry::decode(&Host::entry(self, seq)?)
+            .map_err(|e| ClientError::Invalid(format!("entry {seq}: {e}")))?;
+        let sc = &e.signed;
+        let signed =
+            crate::crypto::verify_change(&sc.change.actor, sc.change_bytes(), &sc.signature());
+        match sc.change.action {
+            Action::Transfer { authority, archive }
+                if signed && e.seq == seq && authority == *plan && sc.change.record == *rid =>
+            {
+                Ok(TransferEntry {
+                    record: hex::encode(rid),
+                    seq,
+                    archive: hex::encode(archive),
+                })
+            }
+            _ => Err(ClientError::Invalid(format!(
+                "record {} was disposed at entry {seq}, not transferred under plan {}; nothing was transferred",
+                hex::encode(rid),
+                hex::encode(plan)
+            ))),
+        }
     }
 }
 
@@ -177,6 +228,12 @@ impl Host for Client {
     fn states(&self, ids: &[[u8; 16]]) -> Result<Vec<RecordState>> {
         let ids: Vec<String> = ids.iter().map(hex::encode).collect();
         self.post("/v1/records/states", &json!({ "ids": ids }))
+    }
+    fn entry(&self, seq: u64) -> Result<Vec<u8>> {
+        self.get_bytes(&format!("/v1/entries/{seq}"))
+    }
+    fn keys(&self) -> Result<Vec<crate::ledger::KeyState>> {
+        self.get("/v1/keys")
     }
     fn person(&self) -> Result<String> {
         Client::person(self)

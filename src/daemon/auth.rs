@@ -111,8 +111,12 @@ async fn check(st: &AppState, req: Request) -> Result<Request, ApiError> {
             Ok(vk)
         },
     )
+    // An unregistered key and a bad signature get the same answer, so that a caller
+    // without a private key cannot learn which public keys are registered.
     .map_err(|e| match e {
-        httpsig::AuthError::UnknownKey => ApiError::unauthorized(e.to_string()),
+        httpsig::AuthError::UnknownKey | httpsig::AuthError::BadSignature => {
+            ApiError::unauthorized("signature: it does not verify under a registered key")
+        }
         e => ApiError::unauthorized(format!("signature: {e}")),
     })?;
     let (ks, vk) =

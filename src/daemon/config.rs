@@ -5,7 +5,7 @@
 //! listen = "127.0.0.1:7878"     # loopback unless --insecure-non-loopback
 //! ledger_key = "/etc/blotter/ledger.key"  # default: the ledger folder's ledger.key
 //! max_batch = 4096              # most changes in one group commit
-//! replay_capacity = 2000000     # nonces remembered (120 s window; about 40 bytes each)
+//! replay_capacity = 2000000     # nonces remembered (120 s window; about 50 to 65 bytes each)
 //! checkpoint_secs = 60          # sign a checkpoint this often if the log grew; 0 = never
 //!
 //! [report]                      # a retention report written daily

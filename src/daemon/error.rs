@@ -51,7 +51,7 @@ impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         use LedgerError::*;
         match &e {
-            NoRecord(_) => Self::not_found(e.to_string()),
+            NoRecord(_) | NoDocument(_) => Self::not_found(e.to_string()),
             Malformed { .. } => Self::bad_request(e.to_string()),
             // A change the ledger's rules refuse, or a read that cannot be answered as
             // asked: the caller can act on the message.

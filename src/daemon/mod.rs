@@ -219,6 +219,8 @@ pub fn serve(opts: ServeOptions) -> Result<(), DaemonError> {
         )));
     }
     let ledger = Ledger::open(&opts.ledger)?;
+    // This process now holds the ledger: nothing else is exporting into its folder.
+    handlers::remove_leftover_exports(ledger.dir());
     let key_path = opts
         .config
         .ledger_key

@@ -67,7 +67,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::GET, "/v1/checkpoints", ALL, "Kept checkpoints (`checkpoint list`)."),
     r(Method::POST, "/v1/checkpoints", ALL, "Sign a checkpoint of the current head now."),
     r(Method::GET, "/v1/checkpoints/{size}", ALL, "A kept checkpoint note (`checkpoint show`); `latest` for the newest."),
-    r(Method::POST, "/v1/checkpoints/cosignatures", ALL, "Keep registered witnesses' cosignatures on a kept checkpoint (`checkpoint cosign`)."),
+    r(Method::POST, "/v1/checkpoints/cosignatures", ADMIN, "Keep registered witnesses' cosignatures on a kept checkpoint (`checkpoint cosign`)."),
     r(Method::GET, "/v1/witnesses", ALL, "Registered witnesses (`witness list`)."),
     r(Method::GET, "/v1/proofs/inclusion", ALL, "A tlog-proof of entry `seq` in the kept checkpoint of `size`."),
     r(Method::GET, "/v1/proofs/consistency", ALL, "A consistency proof from `from` to the kept checkpoint of `to`."),

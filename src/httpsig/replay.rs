@@ -11,10 +11,12 @@
 //! - The cache never evicts an unexpired entry to make room: when it is full it refuses
 //!   new requests instead ([`AuthError::ReplayCacheFull`]).
 //!
-//! An entry is the first 128 bits of BLAKE3(key ‖ nonce), not the pair itself: about
-//! 40 bytes each in all, so a full default cache (2 million) stays under 100 MiB. Two
-//! distinct pairs share a digest with probability about n²/2¹²⁹, which would refuse one
-//! honest request as a replay, never accept a replay.
+//! An entry is the first 128 bits of BLAKE3(key ‖ nonce), not the pair itself: a
+//! hash-set slot (17 bytes, at most 7/8 full) and a place in its second's list (16
+//! bytes, up to twice that while the list grows), so 50 to 65 bytes each and about 100
+//! to 130 MiB for a full default cache (2 million). Two distinct pairs share a digest
+//! with probability about n²/2¹²⁹, which would refuse one honest request as a replay,
+//! never accept a replay.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -188,6 +190,36 @@ mod tests {
         assert_eq!(cache.len(), 2);
         assert_eq!(
             cache.check(&[1; 32], "nonce-number-0002", t - 59, t + 1),
+            Err(AuthError::Replayed)
+        );
+    }
+
+    /// After a burst has expired, the cache gives its memory back.
+    #[test]
+    fn replay_cache_shrinks_after_a_burst() {
+        let cache = ReplayCache::new(100_000);
+        for i in 0..50_000 {
+            cache
+                .check(&[1; 32], &format!("burst-nonce-{i:08}"), NOW, NOW)
+                .unwrap();
+        }
+        let big = cache.lock().by_pair.capacity();
+        assert!(big >= 50_000);
+        let later = NOW + 2 * MAX_SKEW_SECS + 1;
+        cache
+            .check(&[1; 32], "after-the-burst-1", later, later)
+            .unwrap();
+        assert_eq!(cache.len(), 1);
+        assert!(
+            cache.lock().by_pair.capacity() < big / 4,
+            "kept {big} slots"
+        );
+        // What expired is forgotten; what did not is still refused.
+        cache
+            .check(&[1; 32], "burst-nonce-00000001", later, later)
+            .unwrap();
+        assert_eq!(
+            cache.check(&[1; 32], "after-the-burst-1", later, later),
             Err(AuthError::Replayed)
         );
     }

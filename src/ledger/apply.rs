@@ -20,23 +20,18 @@
 //! already disposed of, finishes pending destruction and certifies; a certified
 //! authority is never applied again.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-use ed25519_dalek::SigningKey;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::docs::{CertificateDoc, NotDisposed, OrderDoc, PlanDoc, PlanEntry, CERTIFICATE_FORMAT};
+use super::docs::{CertificateDoc, NotDisposed, OrderDoc, PlanDoc, CERTIFICATE_FORMAT};
 use super::purge::Applied;
-use super::report::status_name;
 use super::state::RecordState;
-use super::{Draft, Ledger, LedgerError, Outcome, Submission};
-use crate::format::{Action, DisposalKind};
-use crate::retention::Status;
-use crate::store::Space;
+use super::{Draft, KeyState, LedgerError, Outcome, Submission};
+use crate::format::{Action, Change, DisposalKind, Entry};
 
-/// Changes per durable append while applying.
-pub const BATCH: usize = 5000;
+/// Changes per durable append while applying: as many as one request may carry.
+pub const BATCH: usize = crate::api::MAX_BATCH;
 
 /// What an authority calls for now (step 1).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,6 +80,10 @@ pub trait Host {
     fn document(&self, hash: &[u8; 32]) -> Result<Vec<u8>, Self::Error>;
     /// The states of `ids`, in that order.
     fn states(&self, ids: &[[u8; 16]]) -> Result<Vec<RecordState>, Self::Error>;
+    /// The stored bytes of entry `seq`.
+    fn entry(&self, seq: u64) -> Result<Vec<u8>, Self::Error>;
+    /// Every registered key.
+    fn keys(&self) -> Result<Vec<KeyState>, Self::Error>;
     /// The applier's person id.
     fn person(&self) -> Result<String, Self::Error>;
     fn sign_all(&self, drafts: Vec<Draft>) -> Result<Vec<Submission>, Self::Error>;
@@ -99,6 +98,16 @@ fn invalid(what: impl std::fmt::Display) -> LedgerError {
 
 fn parse_id(s: &str) -> Result<[u8; 16], LedgerError> {
     crate::crypto::parse_hex(s).ok_or_else(|| invalid(format!("{s:?} is not a record id")))
+}
+
+/// What the applier checked of an authority before signing anything for it.
+struct Checked {
+    /// The records its document names for this action.
+    named: HashSet<String>,
+    /// An order's court order reference.
+    court_order: String,
+    /// The document's ledger origin.
+    origin: String,
 }
 
 /// Applies an approved plan or order through `host` (module doc); `progress(done, total)`.
@@ -128,13 +137,56 @@ pub fn apply_with<H: Host>(
         ))
         .into());
     }
-    let court_order = check_targets(host, id, &t)?;
+    let checked = check_targets(host, id, &t)?;
+    let kind = disposal_kind(&t.action)?;
+    let total = sign_changes(host, id, &t, kind, &checked.court_order, progress)?;
+    if kind.is_none() {
+        // A seal order: no destruction, no certificate.
+        out.sealed = total;
+        return Ok(out);
+    }
+    out.disposed_now = total;
+    let f = host.finish(id)?;
+    let Some(offer) = f.certificate else {
+        // An order some hold keeps back stays open.
+        return Ok(out);
+    };
+    let cert = check_certificate(host, id, &t, &checked, &offer)?;
+    let st = authority_state(host, id, &t.record_type)?;
+    let d = Draft::for_record(
+        &st,
+        Action::Certificate {
+            document: offer.document,
+        },
+    )?;
+    let subs = host.sign_all(vec![d])?;
+    let outcomes = host.append(subs)?;
+    out.not_disposed = cert.not_disposed;
+    out.certificate = Some(hex::encode(offer.document));
+    out.certificate_seq = Some(
+        outcomes
+            .first()
+            .ok_or_else(|| invalid("the certificate change was not answered"))?
+            .seq(),
+    );
+    Ok(out)
+}
+
+/// Signs and appends one change per target (`disposal`, or `record.seal` with the court
+/// order as its side document), [`BATCH`] at a time; returns how many.
+fn sign_changes<H: Host>(
+    host: &mut H,
+    id: &[u8; 16],
+    t: &Targets,
+    kind: Option<DisposalKind>,
+    court_order: &str,
+    progress: &dyn Fn(u64, u64),
+) -> Result<u64, H::Error> {
     let ids = t
         .records
         .iter()
         .map(|r| parse_id(r))
         .collect::<Result<Vec<_>, _>>()?;
-    let kind = disposal_kind(&t.action)?;
     let side = match kind {
         Some(_) => None,
         None => Some(
@@ -146,6 +198,9 @@ pub fn apply_with<H: Host>(
     let mut done = 0u64;
     for chunk in ids.chunks(BATCH) {
         let states = host.states(chunk)?;
+        if states.len() != chunk.len() {
+            return Err(invalid("the host answered for other records than asked").into());
+        }
         let drafts = chunk
             .iter()
             .zip(states)
@@ -174,34 +229,7 @@ pub fn apply_with<H: Host>(
         done += chunk.len() as u64;
         progress(done, total);
     }
-    if kind.is_none() {
-        // A seal order: no destruction, no certificate.
-        out.sealed = total;
-        return Ok(out);
-    }
-    out.disposed_now = total;
-    let f = host.finish(id)?;
-    let Some(offer) = f.certificate else {
-        // An order some hold keeps back stays open.
-        return Ok(out);
-    };
-    let cert = check_certificate(host, id, &offer)?;
-    let st = host
-        .states(&[*id])?
-        .pop()
-        .ok_or_else(|| invalid("no authority state"))?;
-    let d = Draft::for_record(
-        &st,
-        Action::Certificate {
-            document: offer.document,
-        },
-    )?;
-    let subs = host.sign_all(vec![d])?;
-    let outcomes = host.append(subs)?;
-    out.not_disposed = cert.not_disposed;
-    out.certificate = Some(hex::encode(offer.document));
-    out.certificate_seq = outcomes.first().map(|o| o.seq());
-    Ok(out)
+    Ok(total)
 }
 
 fn disposal_kind(action: &str) -> Result<Option<DisposalKind>, LedgerError> {
@@ -213,23 +241,30 @@ fn disposal_kind(action: &str) -> Result<Option<DisposalKind>, LedgerError> {
     }
 }
 
-/// The applier's check of step 1: the targets are the authority's, its document is the
-/// one its entry commits to, and every record is named there for this action. Returns
-/// an order's court order reference.
-fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<String, H::Error> {
-    let auth = host
+/// The authority's state, checked to be the record asked for, of the kind expected.
+fn authority_state<H: Host>(host: &H, id: &[u8; 16], kind: &str) -> Result<RecordState, H::Error> {
+    Ok(host
         .states(&[*id])?
         .pop()
-        .filter(|s| s.id == *id && s.record_type == t.record_type)
-        .ok_or_else(|| invalid(format!("{} is not a {}", hex::encode(id), t.record_type)))?;
+        .filter(|s| s.id == *id && s.record_type == kind)
+        .ok_or_else(|| invalid(format!("{} is not a {kind}", hex::encode(id))))?)
+}
+
+/// The applier's check of step 1, before anything is signed: the authority's making and
+/// approving entries are validly signed changes on it by two registered people and
+/// commit to the document offered; the document is those bytes; every target is named
+/// there, once, for this action.
+fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<Checked, H::Error> {
+    let auth = authority_state(host, id, &t.record_type)?;
     if t.authority != *id || auth.document != Some(t.document) {
         return Err(invalid("the targets are not for this authority's document").into());
     }
+    check_authority_entries(host, &auth, t)?;
     let bytes = host.document(&t.document)?;
     if *blake3::hash(&bytes).as_bytes() != t.document {
         return Err(invalid("the authority's document does not match its hash").into());
     }
-    let (named, court_order): (HashSet<String>, String) = match t.record_type.as_str() {
+    let checked = match t.record_type.as_str() {
         "purge-plan" => {
             let plan: PlanDoc = serde_json::from_slice(&bytes).map_err(invalid)?;
             if t.action != "destroy" {
@@ -239,7 +274,11 @@ fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<String
                 .records
                 .into_iter()
                 .filter(|e| e.disposition == "destroy");
-            (named.map(|e| e.record).collect(), String::new())
+            Checked {
+                named: named.map(|e| e.record).collect(),
+                court_order: String::new(),
+                origin: plan.origin,
+            }
         }
         "disposal-order" => {
             let order: OrderDoc = serde_json::from_slice(&bytes).map_err(invalid)?;
@@ -248,13 +287,17 @@ fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<String
                     invalid(format!("the order says {}, not {}", order.action, t.action)).into(),
                 );
             }
-            (order.records.into_iter().collect(), order.court_order)
+            Checked {
+                named: order.records.into_iter().collect(),
+                court_order: order.court_order,
+                origin: order.origin,
+            }
         }
         k => return Err(invalid(format!("{k} is not a plan or order")).into()),
     };
     let mut seen = HashSet::new();
     for r in &t.records {
-        if !named.contains(r) || !seen.insert(r) {
+        if !checked.named.contains(r) || !seen.insert(r) {
             return Err(invalid(format!(
                 "record {r} is not named (once) by {} {} for {}; nothing signed",
                 t.record_type,
@@ -264,384 +307,108 @@ fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<String
             .into());
         }
     }
-    Ok(court_order)
+    Ok(checked)
 }
 
-/// The applier's check of step 3: the certificate is this authority's, names the
-/// applier, and is the document its hash says.
+/// The entries that made and approved the authority, read and checked here rather than
+/// taken from the host's state: each decodes, is at its sequence number, is a change on
+/// this record with a valid signature, and commits to `t.document`; their signers are
+/// registered keys of two different people. (The key list is still the host's word; an
+/// auditor's `verify` checks the whole chain.)
+fn check_authority_entries<H: Host>(
+    host: &H,
+    auth: &RecordState,
+    t: &Targets,
+) -> Result<(), H::Error> {
+    let approval = auth
+        .approved
+        .as_ref()
+        .ok_or_else(|| invalid(format!("{} is not approved", hex::encode(auth.id))))?;
+    let made = signed_change(host, auth.first_seq, &auth.id)?;
+    let approved = signed_change(host, approval.seq, &auth.id)?;
+    let commits = match (&made.action, &approved.action) {
+        (Action::PurgePlan { document: a, .. }, Action::PurgeApprove { document: b })
+        | (Action::OrderRecord { document: a }, Action::OrderApprove { document: b }) => {
+            *a == t.document && *b == t.document
+        }
+        _ => false,
+    };
+    if !commits {
+        return Err(invalid(format!(
+            "entries {} and {} do not make and approve the document offered; nothing signed",
+            auth.first_seq, approval.seq
+        ))
+        .into());
+    }
+    let keys = host.keys()?;
+    let person = |k: &[u8; 32]| keys.iter().find(|s| s.key == *k).map(|s| s.person.clone());
+    match (person(&made.actor), person(&approved.actor)) {
+        (Some(a), Some(b)) if a != b => Ok(()),
+        _ => Err(invalid(format!(
+            "entries {} and {} are not signed by two registered people; nothing signed",
+            auth.first_seq, approval.seq
+        ))
+        .into()),
+    }
+}
+
+/// Entry `seq`'s change, checked to be on `record` and validly signed by its actor.
+fn signed_change<H: Host>(host: &H, seq: u64, record: &[u8; 16]) -> Result<Change, H::Error> {
+    let bytes = host.entry(seq)?;
+    let e = Entry::decode(&bytes).map_err(|e| invalid(format!("entry {seq}: {e}")))?;
+    let sc = &e.signed;
+    let ok = e.seq == seq
+        && sc.change.record == *record
+        && crate::crypto::verify_change(&sc.change.actor, sc.change_bytes(), &sc.signature());
+    if !ok {
+        return Err(invalid(format!(
+            "entry {seq} is not a signed change on record {}; nothing signed",
+            hex::encode(record)
+        ))
+        .into());
+    }
+    Ok(e.signed.change)
+}
+
+/// The applier's check of step 3: the certificate is the document its hash says, in the
+/// certificate format, for this ledger, authority and document, applied by the applier,
+/// and lists only records the authority names, once each, counted right.
 fn check_certificate<H: Host>(
     host: &H,
     id: &[u8; 16],
+    t: &Targets,
+    checked: &Checked,
     offer: &Offered,
 ) -> Result<CertificateDoc, H::Error> {
     let cert: CertificateDoc = super::purge::offered(offer)?;
     let person = host.person()?;
-    if cert.authority != hex::encode(id) || cert.applied_by != person {
+    let mut seen = HashSet::new();
+    let records_ok = cert
+        .records
+        .iter()
+        .all(|r| checked.named.contains(r) && seen.insert(r));
+    let ok = cert.format == CERTIFICATE_FORMAT
+        && cert.origin == checked.origin
+        && cert.authority == hex::encode(id)
+        && cert.authority_kind == t.record_type
+        && cert.authority_document == hex::encode(t.document)
+        && cert.applied_by == person
+        && records_ok
+        && cert.record_count == cert.records.len() as u64;
+    if !ok {
         return Err(invalid(format!(
-            "the certificate offered is for {} applied by {:?}, not for {} applied by {person:?}",
+            "the certificate offered (for {} applied by {:?}, {} records) is not this authority's, applied by {person:?}, over records it names; nothing signed",
             cert.authority,
             cert.applied_by,
-            hex::encode(id)
+            cert.records.len()
         ))
         .into());
     }
     Ok(cert)
 }
 
-/// A record a plan's re-check found.
-enum Recheck {
-    Transfer,
-    Already,
-    Skip(String),
-    Dispose,
-}
-
-/// A record an authority disposed of: id, state, disposal entry, planned disposition.
-type DisposedMember = ([u8; 16], RecordState, u64, super::docs::Member);
-
-impl Ledger {
-    /// Applies an approved plan or order in process (module doc), signing with `applier`.
-    pub fn apply_disposition(
-        &mut self,
-        id: &[u8; 16],
-        applier: &SigningKey,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<Applied, LedgerError> {
-        apply_with(
-            &mut InProcess {
-                ledger: self,
-                key: applier,
-            },
-            id,
-            progress,
-        )
-    }
-
-    /// Step 1: what an approved plan or order calls for now.
-    pub fn disposition_targets(&self, id: &[u8; 16]) -> Result<Targets, LedgerError> {
-        let st = self.authority_state(id)?;
-        if st.approved.is_none() {
-            return Err(invalid(format!(
-                "{} {} is not approved; another person must approve it first",
-                st.record_type,
-                hex::encode(id)
-            )));
-        }
-        let document = st.document.ok_or_else(|| invalid("no document"))?;
-        let mut t = Targets {
-            authority: *id,
-            record_type: st.record_type.clone(),
-            document,
-            action: "destroy".into(),
-            certified: st.closed,
-            records: Vec::new(),
-            already_disposed: 0,
-            not_disposed: Vec::new(),
-            transfer_pending: 0,
-        };
-        if st.closed.is_some() {
-            return Ok(t);
-        }
-        if st.record_type == "purge-plan" {
-            self.plan_targets(id, &mut t)?;
-        } else {
-            self.order_targets(id, &mut t)?;
-        }
-        Ok(t)
-    }
-
-    fn plan_targets(&self, id: &[u8; 16], t: &mut Targets) -> Result<(), LedgerError> {
-        let plan = self.plan_document(id)?;
-        let sdoc = crate::crypto::parse_hex32(&plan.schedule.document)
-            .ok_or_else(|| invalid("plan: malformed schedule hash"))?;
-        let schedule = self.schedule_document(&sdoc)?;
-        let policy = self.policy()?;
-        let today = jiff::Zoned::now()
-            .with_time_zone(policy.time_zone.clone())
-            .date();
-        // Every record re-checked in parallel (reads only), the results taken in plan
-        // order.
-        let holds_exist = self.any_hold()?;
-        let checks = plan
-            .records
-            .par_iter()
-            .map(|e| self.recheck(e, &schedule, &policy, today, holds_exist))
-            .collect::<Result<Vec<_>, LedgerError>>()?;
-        for (e, check) in plan.records.into_iter().zip(checks) {
-            match check {
-                Recheck::Transfer => t.transfer_pending += 1,
-                Recheck::Already => t.already_disposed += 1,
-                Recheck::Skip(why) => t.not_disposed.push(NotDisposed {
-                    record: e.record,
-                    why,
-                }),
-                Recheck::Dispose => t.records.push(e.record),
-            }
-        }
-        Ok(())
-    }
-
-    fn order_targets(&self, id: &[u8; 16], t: &mut Targets) -> Result<(), LedgerError> {
-        let order = self.order_document(id)?;
-        let seal = disposal_kind(&order.action)?.is_none();
-        t.action = order.action;
-        for r in order.records {
-            let rid = parse_id(&r)?;
-            let Some(rs) = self.record(&rid)? else {
-                t.not_disposed.push(NotDisposed {
-                    record: r,
-                    why: "record no longer exists".into(),
-                });
-                continue;
-            };
-            if rs.disposed.is_some() {
-                t.already_disposed += 1;
-            } else if seal {
-                // Sealing is not disposal: a hold does not stand in its way.
-                if !rs.sealed {
-                    t.records.push(r);
-                }
-            } else if let Some(h) = self.holds_on(&rid)?.first() {
-                t.not_disposed.push(NotDisposed {
-                    record: r,
-                    why: format!("under legal hold {}", hex::encode(h)),
-                });
-            } else {
-                t.records.push(r);
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether the record a plan lists is to be disposed of now: still there, not
-    /// disposed, and eligible today under the plan's schedule (a hold makes it blocked).
-    fn recheck(
-        &self,
-        e: &PlanEntry,
-        schedule: &crate::retention::Schedule,
-        policy: &crate::retention::Policy,
-        today: jiff::civil::Date,
-        holds_exist: bool,
-    ) -> Result<Recheck, LedgerError> {
-        let rid = parse_id(&e.record)?;
-        if e.disposition == "transfer" {
-            // A record `archive transfer` already took is not pending any more.
-            return Ok(match self.record(&rid)? {
-                Some(rs) if rs.disposed.is_some() => Recheck::Already,
-                _ => Recheck::Transfer,
-            });
-        }
-        let Some(rs) = self.record(&rid)? else {
-            return Ok(Recheck::Skip("record no longer exists".into()));
-        };
-        if rs.disposed.is_some() {
-            return Ok(Recheck::Already);
-        }
-        let o = self.evaluate_with(schedule, policy, &rs, today, holds_exist)?;
-        if o.status != Status::Eligible {
-            return Ok(Recheck::Skip(format!(
-                "{}: {}",
-                status_name(o.status),
-                o.reason
-            )));
-        }
-        Ok(Recheck::Dispose)
-    }
-
-    /// Step 3: destroys the data of this authority's pending records and, when it is
-    /// done (nothing left to dispose of; for an order, nothing held back), keeps its
-    /// certificate document, applied by `applier` (a person id), for them to sign.
-    pub fn finish_disposition(
-        &mut self,
-        id: &[u8; 16],
-        applier: &str,
-    ) -> Result<Finish, LedgerError> {
-        let destroyed = self.finish_destruction(id)?;
-        let t = self.disposition_targets(id)?;
-        let done = Finish {
-            destroyed,
-            certificate: None,
-        };
-        if t.certified.is_some() || t.action == "seal" {
-            return Ok(done);
-        }
-        if !t.records.is_empty() {
-            return Err(invalid(format!(
-                "{} records of {} {} are still to be disposed of; apply it again",
-                t.records.len(),
-                t.record_type,
-                hex::encode(id)
-            )));
-        }
-        // A court order binds every record it names: while a hold keeps some back, the
-        // order stays open (uncertified), to be applied again once the hold is released.
-        // A plan is a snapshot as of its date and is certified with what it disposed of.
-        if t.record_type == "disposal-order" && !t.not_disposed.is_empty() {
-            return Ok(done);
-        }
-        let text = self.certificate_text(id, &t, applier)?;
-        let document = self.put_document(text.as_bytes())?;
-        Ok(Finish {
-            certificate: Some(Offered { document, text }),
-            ..done
-        })
-    }
-
-    /// The destruction certificate of an authority whose disposals are all appended.
-    fn certificate_text(
-        &self,
-        id: &[u8; 16],
-        t: &Targets,
-        applier: &str,
-    ) -> Result<String, LedgerError> {
-        let st = self.authority_state(id)?;
-        let mut cert = CertificateDoc {
-            format: CERTIFICATE_FORMAT.into(),
-            origin: self.origin.clone(),
-            authority_kind: st.record_type.clone(),
-            authority: hex::encode(id),
-            authority_document: hex::encode(t.document),
-            schedule: None,
-            court_order: None,
-            items: BTreeMap::new(),
-            record_count: 0,
-            records: Vec::new(),
-            created_from: None,
-            created_to: None,
-            method: String::new(),
-            planned_by: st.creator.clone(),
-            approved_by: st.approved.map(|a| a.person).unwrap_or_default(),
-            applied_by: applier.to_string(),
-            disposal_entries: None,
-            not_disposed: t.not_disposed.clone(),
-            transfer_pending: t.transfer_pending,
-            left_out_at_planning: BTreeMap::new(),
-            applied_on: super::append::today().to_string(),
-        };
-        if st.record_type == "purge-plan" {
-            let plan = self.plan_document(id)?;
-            cert.schedule = Some(plan.schedule);
-            cert.left_out_at_planning = plan.left_out;
-        } else {
-            cert.court_order = Some(self.order_document(id)?.court_order);
-        }
-        let rows = self
-            .store
-            .scan(Space::Member, &id[..])
-            .collect::<Result<Vec<_>, _>>()?;
-        // The members this authority disposed of, looked up in parallel, in row order.
-        let disposed = rows
-            .par_iter()
-            .map(|(k, v)| self.disposed_by(id, k, v))
-            .collect::<Result<Vec<_>, LedgerError>>()?;
-        let mut first_last: Option<(u64, u64)> = None;
-        for (rid, rs, seq, m) in disposed.into_iter().flatten() {
-            *cert
-                .items
-                .entry(m.item.unwrap_or_else(|| "order".into()))
-                .or_insert(0) += 1;
-            cert.records.push(hex::encode(rid));
-            let c = rs.created_on.clone();
-            if cert.created_from.as_ref().is_none_or(|f| c < *f) {
-                cert.created_from = Some(c.clone());
-            }
-            if cert.created_to.as_ref().is_none_or(|t| c > *t) {
-                cert.created_to = Some(c);
-            }
-            first_last = Some(match first_last {
-                None => (seq, seq),
-                Some((a, b)) => (a.min(seq), b.max(seq)),
-            });
-        }
-        cert.record_count = cert.records.len() as u64;
-        cert.disposal_entries = first_last;
-        cert.method = format!(
-            "{}: disposal entry appended, then the record's data key made unrecoverable (its epoch key retired from epochs.key after the surviving keys were re-wrapped), then its sealed content, side documents, case and source index rows and attachment files deleted; see docs/DESTRUCTION.md",
-            t.action
-        );
-        serde_json::to_string_pretty(&cert).map_err(invalid)
-    }
-
-    /// A member row of `authority` (`k`, `v`) whose record that authority disposed of:
-    /// the record, its state, its disposal entry and its planned disposition.
-    fn disposed_by(
-        &self,
-        authority: &[u8; 16],
-        k: &[u8],
-        v: &[u8],
-    ) -> Result<Option<DisposedMember>, LedgerError> {
-        let rid: [u8; 16] = k
-            .get(16..32)
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| invalid("malformed member row"))?;
-        let Some(rs) = self.record(&rid)? else {
-            return Ok(None);
-        };
-        let Some(seq) = rs.disposed else {
-            return Ok(None);
-        };
-        if self.disposal_authority(seq)? != Some(*authority) {
-            return Ok(None);
-        }
-        let m: super::docs::Member = serde_json::from_slice(v).map_err(invalid)?;
-        Ok(Some((rid, rs, seq, m)))
-    }
-
-    /// The plan or order a disposal entry names.
-    fn disposal_authority(&self, seq: u64) -> Result<Option<[u8; 16]>, LedgerError> {
-        Ok(match self.entry(seq)?.signed.change.action {
-            Action::Disposal { authority, .. } => Some(authority),
-            _ => None,
-        })
-    }
-}
-
-/// The ledger as a [`Host`], signing with one key.
-pub struct InProcess<'a> {
-    pub ledger: &'a mut Ledger,
-    pub key: &'a SigningKey,
-}
-
-impl Host for InProcess<'_> {
-    type Error = LedgerError;
-    fn targets(&self, authority: &[u8; 16]) -> Result<Targets, LedgerError> {
-        self.ledger.disposition_targets(authority)
-    }
-    fn document(&self, hash: &[u8; 32]) -> Result<Vec<u8>, LedgerError> {
-        self.ledger.document(hash)
-    }
-    fn states(&self, ids: &[[u8; 16]]) -> Result<Vec<RecordState>, LedgerError> {
-        self.ledger.states(ids)
-    }
-    fn person(&self) -> Result<String, LedgerError> {
-        self.ledger.person_of(self.key)
-    }
-    fn sign_all(&self, drafts: Vec<Draft>) -> Result<Vec<Submission>, LedgerError> {
-        drafts
-            .into_par_iter()
-            .map(|d| self.ledger.sign(self.key, d))
-            .collect()
-    }
-    fn append(&mut self, subs: Vec<Submission>) -> Result<Vec<Outcome>, LedgerError> {
-        self.ledger.append(subs)
-    }
-    fn finish(&mut self, authority: &[u8; 16]) -> Result<Finish, LedgerError> {
-        let person = self.ledger.person_of(self.key)?;
-        self.ledger.finish_disposition(authority, &person)
-    }
-}
-
-impl Ledger {
-    /// The states of `ids`, in order (looked up in parallel); a missing one is an error.
-    pub fn states(&self, ids: &[[u8; 16]]) -> Result<Vec<RecordState>, LedgerError> {
-        ids.par_iter()
-            .map(|id| {
-                self.record(id)?
-                    .ok_or_else(|| invalid(format!("record {} not found", hex::encode(id))))
-            })
-            .collect()
-    }
-}
+mod host;
+pub use host::InProcess;
 
 #[cfg(test)]
 mod tests {
@@ -649,7 +416,8 @@ mod tests {
 
     use super::*;
     use crate::format::{Date, Role};
-    use crate::ledger::{InitOptions, Settings};
+    use crate::ledger::{InitOptions, Ledger, Settings};
+    use ed25519_dalek::SigningKey;
 
     fn key() -> SigningKey {
         SigningKey::generate(&mut rand::rngs::OsRng)
@@ -695,24 +463,79 @@ mod tests {
     }
 
     /// The ledger as a host that lies in one way.
+    #[derive(Default)]
+    struct Lies {
+        /// Adds this record to the targets.
+        extra: Option<[u8; 16]>,
+        /// Offers another plan document naming `extra` in place of the authority's.
+        swap_document: bool,
+        /// Offers a certificate naming this applier.
+        applied_by: Option<String>,
+        /// Offers a certificate that also lists this record.
+        certify_extra: Option<[u8; 16]>,
+    }
+
     struct Lying<'a> {
         inner: InProcess<'a>,
-        extra: Option<[u8; 16]>,
-        applied_by: Option<String>,
+        lies: Lies,
+    }
+
+    impl Lying<'_> {
+        /// The authority's document with `extra` added as a destroy entry.
+        fn fake(&self, real: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
+            let bytes = self.inner.document(real).unwrap();
+            let mut plan: PlanDoc = serde_json::from_slice(&bytes).unwrap();
+            let mut e = plan.records[0].clone();
+            e.record = hex::encode(self.lies.extra.unwrap());
+            plan.records.push(e);
+            let fake = serde_json::to_vec_pretty(&plan).unwrap();
+            let h = *blake3::hash(&fake).as_bytes();
+            (fake, h)
+        }
     }
 
     impl Host for Lying<'_> {
         type Error = LedgerError;
         fn targets(&self, a: &[u8; 16]) -> Result<Targets, LedgerError> {
             let mut t = self.inner.targets(a)?;
-            t.records.extend(self.extra.map(hex::encode));
+            t.records.extend(self.lies.extra.map(hex::encode));
+            if self.lies.swap_document {
+                t.document = self.fake(&t.document).1;
+            }
             Ok(t)
         }
         fn document(&self, h: &[u8; 32]) -> Result<Vec<u8>, LedgerError> {
-            self.inner.document(h)
+            match self.inner.document(h) {
+                Err(_) if self.lies.swap_document => {
+                    // The fake is asked for by its hash; find the real one to build it.
+                    let real = self
+                        .inner
+                        .ledger
+                        .internal_records("purge-plan")?
+                        .into_iter()
+                        .filter_map(|p| self.inner.ledger.record(&p).ok().flatten())
+                        .filter_map(|s| s.document)
+                        .find(|d| self.fake(d).1 == *h)
+                        .ok_or_else(|| invalid("no such document"))?;
+                    Ok(self.fake(&real).0)
+                }
+                r => r,
+            }
         }
         fn states(&self, ids: &[[u8; 16]]) -> Result<Vec<RecordState>, LedgerError> {
-            self.inner.states(ids)
+            let mut states = self.inner.states(ids)?;
+            if self.lies.swap_document {
+                for st in states.iter_mut().filter(|s| s.record_type == "purge-plan") {
+                    st.document = st.document.map(|d| self.fake(&d).1);
+                }
+            }
+            Ok(states)
+        }
+        fn entry(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
+            self.inner.entry(seq)
+        }
+        fn keys(&self) -> Result<Vec<KeyState>, LedgerError> {
+            self.inner.keys()
         }
         fn person(&self) -> Result<String, LedgerError> {
             self.inner.person()
@@ -725,48 +548,91 @@ mod tests {
         }
         fn finish(&mut self, a: &[u8; 16]) -> Result<Finish, LedgerError> {
             let mut f = self.inner.finish(a)?;
-            if let (Some(who), Some(offer)) = (&self.applied_by, f.certificate.as_mut()) {
-                offer.text = offer.text.replace("\"S-1\"", &format!("{who:?}"));
+            if let Some(offer) = f.certificate.as_mut() {
+                let mut cert: CertificateDoc = serde_json::from_str(&offer.text).unwrap();
+                if let Some(who) = &self.lies.applied_by {
+                    cert.applied_by = who.clone();
+                }
+                if let Some(r) = self.lies.certify_extra {
+                    cert.records.push(hex::encode(r));
+                    cert.record_count += 1;
+                }
+                offer.text = serde_json::to_string_pretty(&cert).unwrap();
                 offer.document = *blake3::hash(offer.text.as_bytes()).as_bytes();
             }
             Ok(f)
         }
     }
 
-    #[test]
-    fn a_host_cannot_add_a_record_the_plan_does_not_name() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, sup1, plan, outsider) = fixture(tmp.path());
+    /// Applying `plan` on `l` through a host with `lies` fails with a message containing
+    /// `says`, and appends nothing.
+    fn refused(l: &mut Ledger, key: &SigningKey, plan: &[u8; 16], lies: Lies, says: &str) {
         let size = l.head().size;
         let mut host = Lying {
-            inner: InProcess {
-                ledger: &mut l,
-                key: &sup1,
-            },
-            extra: Some(outsider),
-            applied_by: None,
+            inner: InProcess { ledger: l, key },
+            lies,
         };
-        let e = apply_with(&mut host, &plan, &|_, _| {}).unwrap_err();
-        assert!(e.to_string().contains("is not named"), "{e}");
+        let e = apply_with(&mut host, plan, &|_, _| {}).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
         assert_eq!(l.head().size, size, "nothing signed, nothing appended");
+    }
+
+    #[test]
+    fn a_host_cannot_swap_the_authoritys_document() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, sup1, plan, outsider) = fixture(tmp.path());
+        let lies = Lies {
+            extra: Some(outsider),
+            swap_document: true,
+            ..Lies::default()
+        };
+        refused(
+            &mut l,
+            &sup1,
+            &plan,
+            lies,
+            "do not make and approve the document offered",
+        );
         assert!(l.record(&outsider).unwrap().unwrap().disposed.is_none());
     }
 
     #[test]
-    fn a_host_cannot_offer_a_certificate_naming_another_applier() {
+    fn a_host_cannot_add_a_record_the_plan_does_not_name() {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut l, sup1, plan, _) = fixture(tmp.path());
-        let mut host = Lying {
-            inner: InProcess {
-                ledger: &mut l,
-                key: &sup1,
-            },
-            extra: None,
-            applied_by: Some("S-2".into()),
+        let (mut l, sup1, plan, outsider) = fixture(tmp.path());
+        let lies = Lies {
+            extra: Some(outsider),
+            ..Lies::default()
         };
-        let e = apply_with(&mut host, &plan, &|_, _| {}).unwrap_err();
-        assert!(e.to_string().contains("applied by \"S-2\""), "{e}");
-        assert!(l.record(&plan).unwrap().unwrap().closed.is_none());
+        refused(&mut l, &sup1, &plan, lies, "is not named");
+        assert!(l.record(&outsider).unwrap().unwrap().disposed.is_none());
+    }
+
+    #[test]
+    fn a_host_cannot_offer_a_certificate_naming_another_applier_or_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, sup1, plan, outsider) = fixture(tmp.path());
+        for lies in [
+            Lies {
+                applied_by: Some("S-2".into()),
+                ..Lies::default()
+            },
+            Lies {
+                certify_extra: Some(outsider),
+                ..Lies::default()
+            },
+        ] {
+            let mut host = Lying {
+                inner: InProcess {
+                    ledger: &mut l,
+                    key: &sup1,
+                },
+                lies,
+            };
+            let e = apply_with(&mut host, &plan, &|_, _| {}).unwrap_err();
+            assert!(e.to_string().contains("is not this authority's"), "{e}");
+            assert!(l.record(&plan).unwrap().unwrap().closed.is_none());
+        }
         // The disposals are durable; applying honestly again certifies.
         let a = l.apply_disposition(&plan, &sup1, &|_, _| {}).unwrap();
         assert_eq!((a.disposed_now, a.already_disposed), (0, 3));

@@ -55,11 +55,14 @@ impl Ledger {
     /// The document with this hash; refuses a missing or altered one.
     pub fn document(&self, hash: &[u8; 32]) -> Result<Vec<u8>, LedgerError> {
         let path = self.document_path(hash);
-        let bytes = std::fs::read(&path).map_err(|e| LedgerError::Io(path.clone(), e))?;
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LedgerError::NoDocument(hex::encode(hash)),
+            _ => LedgerError::Io(path.clone(), e),
+        })?;
         if <[u8; 32]>::from(blake3::hash(&bytes)) != *hash {
             return Err(LedgerError::Invalid(format!(
                 "document {} was altered: its bytes no longer hash to its name",
-                path.display()
+                hex::encode(hash)
             )));
         }
         Ok(bytes)

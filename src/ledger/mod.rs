@@ -73,6 +73,8 @@ pub enum LedgerError {
     NotEmpty(PathBuf),
     #[error("record {0} not found")]
     NoRecord(String),
+    #[error("document {0} is not kept in this ledger")]
+    NoDocument(String),
     #[error("record {0}: its data was destroyed (its data key no longer exists); its content, case number, source reference, side documents and attachments cannot be read, only its entries remain")]
     Destroyed(String),
     #[error("{0}")]

@@ -1,8 +1,9 @@
 //! `POST /v1/archives`: an archive export (admin), written by the server into a hidden
-//! file in the ledger folder, then streamed to the client and removed.
+//! file in the ledger folder, then streamed to the client and removed. The body is the
+//! export's summary as one JSON line, then the archive's bytes.
 
 use super::*;
-use crate::api::{ExportRequest, EXPORT_HEADER};
+use crate::api::ExportRequest;
 use crate::archive::export::{checkpoint_at_head, export_at, COMPRESSION_WORKERS};
 use crate::archive::{self, ArchiveError, ExportOptions, Exported};
 
@@ -16,6 +17,25 @@ fn archive_error(e: ArchiveError) -> ApiError {
     }
 }
 
+/// The name prefix of the server's copies of exports in the ledger folder.
+pub const EXPORT_PREFIX: &str = ".export-";
+
+/// Removes what a daemon killed during an export left in the ledger folder `dir`.
+pub fn remove_leftover_exports(dir: &std::path::Path) {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in list.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(EXPORT_PREFIX) || name.starts_with(".blotter-archive-") {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!(file = %name, error = %err, "could not remove a leftover export");
+            }
+        }
+    }
+}
+
 /// Removes the server's copy of an export however its streaming ends.
 struct Remove(std::path::PathBuf);
 
@@ -25,10 +45,12 @@ impl Drop for Remove {
     }
 }
 
-/// Exports as `archive export` does, then streams the file; its summary (BLAKE3, size,
-/// records, checkpoint) is in the `blotter-export` header, for the client to check what
-/// it received. Under the read lock when a checkpoint is kept at the head; otherwise
-/// alone with the ledger, signing one first with the daemon's ledger key.
+/// Exports as `archive export` does, then streams its summary (BLAKE3, size, records,
+/// checkpoint) as one JSON line and the file after it, for the client to check what it
+/// received. Under the read lock when a checkpoint is kept at the head; otherwise alone
+/// with the ledger, signing one first with the daemon's ledger key. The file is removed
+/// however this ends, also when the client goes away while the export runs (the export
+/// returns it with its guard, which the runtime drops if nobody waits).
 pub async fn export(
     State(st): State<AppState>,
     Json(req): Json<ExportRequest>,
@@ -45,8 +67,8 @@ pub async fn export(
     let recipients = archive::keys_io::recipients(&req.recipients)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let dir = st.read(|l| Ok(l.dir().to_path_buf())).await?;
-    let out = dir.join(format!(
-        ".export-{}.age",
+    let out: std::path::PathBuf = dir.join(format!(
+        "{EXPORT_PREFIX}{}.age",
         hex::encode(crate::crypto::random::<16>())
     ));
     let opts = ExportOptions {
@@ -60,32 +82,38 @@ pub async fn export(
     let first = st
         .read(
             move |l| match checkpoint_at_head(l).map_err(archive_error)? {
-                true => Ok(Ok(export_at(l, &opts, &|_, _| {}).map_err(archive_error)?)),
+                true => {
+                    let x = export_at(l, &opts, &|_, _| {}).map_err(archive_error)?;
+                    Ok(Ok((Remove(opts.out.clone()), x)))
+                }
                 false => Ok(Err(opts)),
             },
         )
         .await?;
-    let x: Exported = match first {
-        Ok(x) => x,
+    let (guard, x): (Remove, Exported) = match first {
+        Ok(done) => done,
         Err(opts) => st
             .writer
-            .exclusive(move |l| archive::export(l, &opts, &|_, _| {}))
+            .exclusive(move |l| {
+                archive::export(l, &opts, &|_, _| {}).map(|x| (Remove(opts.out.clone()), x))
+            })
             .await
             .map_err(|_| ApiError::unavailable("the daemon is shutting down"))?
             .map_err(archive_error)?,
     };
-    let guard = Remove(out);
     let file = std::fs::File::open(&guard.0).map_err(|e| ApiError::internal("the export", e))?;
     let summary = Exported {
         path: Default::default(),
         ..x
     };
-    let header =
+    let mut line =
         serde_json::to_string(&summary).map_err(|e| ApiError::internal("the export", e))?;
+    line.push('\n');
     let body = blocking_body("archive export", move |w| {
         let _guard = guard;
+        w.write_all(line.as_bytes())?;
         let mut file = std::io::BufReader::with_capacity(1 << 20, file);
         std::io::copy(&mut file, w).map(|_| ())
     });
-    Ok(([(EXPORT_HEADER, header)], body).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }
