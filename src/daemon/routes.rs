@@ -72,7 +72,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Method::GET, "/v1/proofs/inclusion", ALL, "A tlog-proof of entry `seq` in the kept checkpoint of `size`."),
     r(Method::GET, "/v1/proofs/consistency", ALL, "A consistency proof from `from` to the kept checkpoint of `to`."),
     r(Method::GET, "/tile/entries/{*path}", ALL, "C2SP tlog-tiles entry bundles."),
-    r(Method::POST, "/v1/archives", ADMIN, "An archive export (`archive export`): written by the server, streamed back, its summary in the `blotter-export` header."),
+    r(Method::POST, "/v1/archives", ADMIN, "An archive export (`archive export`): written by the server and streamed back: its summary as one JSON line, then the archive."),
     r(Method::POST, "/v1/backup", ADMIN, "A consistent copy of the ledger, as a tar stream (writes wait meanwhile)."),
     r(Method::GET, "/v1/schedules", ALL, "Adopted schedules (`schedule list`)."),
     r(Method::POST, "/v1/schedules/documents", SCHEDULERS, "Store a checked schedule file as a document, before the `schedule.adopt` change that commits to it."),

@@ -311,6 +311,15 @@ pub fn check_plan(
     planner: &str,
 ) -> Result<PlanDoc, LedgerError> {
     let doc: PlanDoc = offered(offer)?;
+    let mut seen = std::collections::HashSet::new();
+    let entries_ok = doc.records.iter().all(|e| {
+        matches!(e.disposition.as_str(), "destroy" | "transfer") && seen.insert(&e.record)
+    });
+    if doc.format != PLAN_FORMAT || !entries_ok {
+        return Err(invalid(
+            "the plan kept is not a plan of distinct records to destroy or transfer; nothing signed",
+        ));
+    }
     if doc.origin != origin || doc.as_of != as_of.to_string() || doc.planned_by != planner {
         return Err(invalid(format!(
             "the plan kept is for {} as of {} by {:?}, not for {origin} as of {as_of} by {planner:?}; nothing signed",
@@ -375,4 +384,77 @@ pub(crate) fn approved_test_plan(
         .unwrap();
     l.append(vec![s]).unwrap();
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    //! The signer's checks of what a host kept (`check_plan`, `check_order`).
+
+    use super::*;
+    use crate::ledger::docs::PlanEntry;
+
+    fn offer(text: &str) -> Offered {
+        Offered {
+            document: *blake3::hash(text.as_bytes()).as_bytes(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn an_order_is_signed_only_as_asked() {
+        let doc = order_doc("pd.example", "CR-1", "seal", &[[1; 16]], "S-1").unwrap();
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        let check = |o: &Offered, action: &str, ids: &[[u8; 16]], who: &str| {
+            check_order(o, "pd.example", "CR-1", action, ids, who)
+        };
+        assert_eq!(
+            check(&offer(&text), "seal", &[[1; 16]], "S-1").unwrap(),
+            doc
+        );
+        assert!(check(&offer(&text), "destroy", &[[1; 16]], "S-1").is_err());
+        assert!(check(&offer(&text), "seal", &[[2; 16]], "S-1").is_err());
+        assert!(check(&offer(&text), "seal", &[[1; 16]], "S-2").is_err());
+        let mut altered = offer(&text);
+        altered.text = altered.text.replace("CR-1", "CR-9");
+        let e = check(&altered, "seal", &[[1; 16]], "S-1").unwrap_err();
+        assert!(e.to_string().contains("does not match its hash"), "{e}");
+    }
+
+    #[test]
+    fn a_plan_is_signed_only_as_asked() {
+        let as_of = Date::new(2026, 6, 1).unwrap();
+        let entry = |r: u8, disposition: &str| PlanEntry {
+            record: hex::encode([r; 16]),
+            record_type: "incident".into(),
+            item: "1".into(),
+            disposition: disposition.into(),
+            trigger_date: None,
+            eligible_on: "2026-01-01".into(),
+            reason: String::new(),
+        };
+        let plan = |records: Vec<PlanEntry>| PlanDoc {
+            format: PLAN_FORMAT.into(),
+            origin: "pd.example".into(),
+            as_of: as_of.to_string(),
+            schedule: ScheduleRef {
+                record: String::new(),
+                document: String::new(),
+                state: "XX".into(),
+                title: "t".into(),
+                version: "1".into(),
+            },
+            planned_by: "S-1".into(),
+            records,
+            left_out: BTreeMap::new(),
+        };
+        let text = |p: &PlanDoc| serde_json::to_string_pretty(p).unwrap();
+        let good = plan(vec![entry(1, "destroy"), entry(2, "transfer")]);
+        assert!(check_plan(&offer(&text(&good)), "pd.example", as_of, "S-1").is_ok());
+        assert!(check_plan(&offer(&text(&good)), "pd.example", as_of, "S-2").is_err());
+        assert!(check_plan(&offer(&text(&good)), "other.example", as_of, "S-1").is_err());
+        let twice = plan(vec![entry(1, "destroy"), entry(1, "destroy")]);
+        assert!(check_plan(&offer(&text(&twice)), "pd.example", as_of, "S-1").is_err());
+        let odd = plan(vec![entry(1, "expunge")]);
+        assert!(check_plan(&offer(&text(&odd)), "pd.example", as_of, "S-1").is_err());
+    }
 }
