@@ -98,6 +98,8 @@ impl Client {
         let hash = st
             .document
             .ok_or_else(|| ClientError::Invalid(format!("plan {p} has no document")))?;
+        // The plan's own entries, not the server's word, say which document it approved.
+        crate::ledger::apply::check_authority_entries(self, &st, &hash)?;
         let doc: PlanDoc = serde_json::from_slice(&self.document(&hash)?)
             .map_err(|e| ClientError::Invalid(format!("plan {p}: {e}")))?;
         let listed: HashSet<&str> = doc

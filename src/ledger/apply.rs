@@ -259,7 +259,7 @@ fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<Checke
     if t.authority != *id || auth.document != Some(t.document) {
         return Err(invalid("the targets are not for this authority's document").into());
     }
-    check_authority_entries(host, &auth, t)?;
+    check_authority_entries(host, &auth, &t.document)?;
     let bytes = host.document(&t.document)?;
     if *blake3::hash(&bytes).as_bytes() != t.document {
         return Err(invalid("the authority's document does not match its hash").into());
@@ -312,13 +312,13 @@ fn check_targets<H: Host>(host: &H, id: &[u8; 16], t: &Targets) -> Result<Checke
 
 /// The entries that made and approved the authority, read and checked here rather than
 /// taken from the host's state: each decodes, is at its sequence number, is a change on
-/// this record with a valid signature, and commits to `t.document`; their signers are
+/// this record with a valid signature, and commits to `document`; their signers are
 /// registered keys of two different people. (The key list is still the host's word; an
 /// auditor's `verify` checks the whole chain.)
-fn check_authority_entries<H: Host>(
+pub(crate) fn check_authority_entries<H: Host>(
     host: &H,
     auth: &RecordState,
-    t: &Targets,
+    document: &[u8; 32],
 ) -> Result<(), H::Error> {
     let approval = auth
         .approved
@@ -329,7 +329,7 @@ fn check_authority_entries<H: Host>(
     let commits = match (&made.action, &approved.action) {
         (Action::PurgePlan { document: a, .. }, Action::PurgeApprove { document: b })
         | (Action::OrderRecord { document: a }, Action::OrderApprove { document: b }) => {
-            *a == t.document && *b == t.document
+            a == document && b == document
         }
         _ => false,
     };
