@@ -145,3 +145,34 @@ impl<'a> Raw<'a> {
         (status, res.text().unwrap_or_default())
     }
 }
+
+/// Runs `blotter ARGS…`: exit code, stdout, stderr.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = blotter().args(args).output().expect("run blotter");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `blotter --server URL --key DIR/keys/WHO.key ARGS…` against the daemon `d`.
+pub fn as_who(d: &Daemon, who: &str, args: &[&str]) -> (i32, String, String) {
+    let key = d.dir.join(format!("keys/{who}.key"));
+    let mut all = vec!["--server", &d.url, "--key", key.to_str().unwrap()];
+    all.extend(args);
+    run(&all)
+}
+
+/// The log's size, as the daemon reports it.
+pub fn head(d: &Daemon) -> u64 {
+    let c = blotter::client::Client::new(&d.url, key(&d.dir.join("keys/auditor.key"))).unwrap();
+    c.info().unwrap().size
+}
+
+/// `verify` through the daemon finds nothing wrong.
+pub fn assert_verifies(d: &Daemon) {
+    let c = blotter::client::Client::new(&d.url, key(&d.dir.join("keys/auditor.key"))).unwrap();
+    let report: serde_json::Value = c.post("/v1/verify", &serde_json::json!({})).unwrap();
+    assert!(report["problem"].is_null(), "{report}");
+}
