@@ -550,6 +550,33 @@ fn archive_export_through_server() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["checkpoint_size"], head(&d));
     assert_eq!(v["records"], local["records"]);
+    // Sealed and confidential records are not exported through the daemon, which could
+    // log no access for them, even with --include-restricted.
+    let sealed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["disposed"].is_null() && r["sealed"] == true)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .expect("the demo seals a record");
+    let restricted_out = tmp.path().join("sealed.age");
+    for extra in [&[][..], &["--include-restricted"][..]] {
+        let mut a = vec![
+            "archive",
+            "export",
+            "--out",
+            restricted_out.to_str().unwrap(),
+            "-r",
+            &recipient,
+            "--record",
+            &sealed,
+        ];
+        a.extend(extra);
+        let (code, _, err) = as_who(&d, "admin", &a);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("(403)") && err.contains("sealed"), "{err}");
+        assert!(!restricted_out.exists());
+    }
     // A passphrase is never sent to a server.
     let (code, _, err) = as_who(
         &d,

@@ -66,7 +66,27 @@ pub async fn export(
     }
     let recipients = archive::keys_io::recipients(&req.recipients)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let dir = st.read(|l| Ok(l.dir().to_path_buf())).await?;
+    // A sealed or confidential record leaves the daemon only to a supervisor or auditor,
+    // after their own signed access change (DESIGN.md); an export logs none, so the daemon
+    // exports none of them, whatever `include_restricted` says.
+    let sel = selection.clone();
+    let dir = st
+        .read(move |l| {
+            for id in archive::export::select(l, &sel, true).map_err(archive_error)? {
+                match l.record(&id)? {
+                    Some(r) if r.restricted() => {
+                        return Err(ApiError::forbidden(format!(
+                            "record {} is {}: sealed and confidential records are not exported through the daemon, which could log no access for them; export them where the ledger folder is",
+                            hex::encode(id),
+                            if r.sealed { "sealed" } else { "confidential" }
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+            Ok(l.dir().to_path_buf())
+        })
+        .await?;
     let out: std::path::PathBuf = dir.join(format!(
         "{EXPORT_PREFIX}{}.age",
         hex::encode(crate::crypto::random::<16>())
@@ -75,7 +95,7 @@ pub async fn export(
         out: out.clone(),
         selection,
         recipients: archive::export::Recipients::X25519(recipients),
-        include_restricted: req.include_restricted,
+        include_restricted: false,
         ledger_key: st.ledger_key.clone(),
         compression_workers: COMPRESSION_WORKERS,
     };
