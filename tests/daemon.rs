@@ -804,3 +804,39 @@ fn api_refuses_sources_blob_overwrites_and_other_hosts() {
     assert!(text.contains("import"), "{text}");
     assert_eq!(head(&d), before);
 }
+
+/// A request with many changes (checked off the async workers): one change signed by
+/// another key refuses the whole request and writes nothing; all the caller's own are
+/// appended in order.
+#[test]
+fn many_changes_in_one_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 5);
+    let d = Daemon::start(&dir);
+    let clerk = Client::new(&d.url, key(&dir.join("keys/clerk.key"))).unwrap();
+    let other = Client::new(&d.url, key(&dir.join("keys/clerk2.key"))).unwrap();
+    let before = head(&d);
+    let mut subs: Vec<_> = (0..20)
+        .map(|i| create_sub(&clerk, format!(r#"{{"n":{i}}}"#).as_bytes()).0)
+        .collect();
+    let (stranger, _) = create_sub(&other, br#"{"n":"x"}"#);
+    let mut mixed = subs.clone();
+    mixed[13] = stranger;
+    let e = clerk.append(&mixed).unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    assert!(e.to_string().contains("change 13"), "{e}");
+    assert_eq!(head(&d), before, "nothing written");
+    let (outcomes, size) = clerk.append(&subs).unwrap();
+    assert_eq!(outcomes.len(), 20);
+    let seqs: Vec<u64> = outcomes.iter().map(|o| o.seq()).collect();
+    assert_eq!(seqs, (before..before + 20).collect::<Vec<_>>());
+    assert_eq!(size, before + 20);
+    // Again: every change is already recorded, at the same sequence numbers.
+    subs.truncate(10);
+    let (again, _) = clerk.append(&subs).unwrap();
+    assert_eq!(
+        again.iter().map(|o| o.seq()).collect::<Vec<_>>(),
+        seqs[..10].to_vec()
+    );
+    assert_verifies(&d);
+}
