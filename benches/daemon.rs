@@ -84,6 +84,37 @@ impl Signer {
 /// A client's own record: id, latest change hash, case commitment.
 type Own = ([u8; 16], [u8; 32], Option<[u8; 32]>);
 
+/// Every client task's latencies, once all have finished.
+async fn joined(tasks: Vec<tokio::task::JoinHandle<Vec<f64>>>) -> Vec<Vec<f64>> {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.push(t.await.expect("task"));
+    }
+    all
+}
+
+/// Prints a phase: throughput, latency percentiles, and the CPU seconds the load
+/// generator and the daemon used (`cpu`), as shares of the 2-core machine.
+fn report(phase: &str, lat: Vec<Vec<f64>>, elapsed: f64, cpu: (f64, f64)) {
+    let mut all: Vec<f64> = lat.into_iter().flatten().collect();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "{phase}: {} in {elapsed:.1} s = {:.0}/s; latency ms p50 {:.1} p90 {:.1} p99 {:.1} max {:.1}",
+        all.len(),
+        all.len() as f64 / elapsed,
+        percentile(&all, 0.5),
+        percentile(&all, 0.9),
+        percentile(&all, 0.99),
+        all.last().copied().unwrap_or(0.0)
+    );
+    let cores = 2.0 * elapsed;
+    println!(
+        "  CPU: load generator {:.0}% of the machine, daemon {:.0}%",
+        100.0 * cpu.0 / cores,
+        100.0 * cpu.1 / cores
+    );
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -236,30 +267,14 @@ fn main() {
                 lat
             }));
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.push(t.await.expect("task"));
-        }
-        all
+        joined(tasks).await
     });
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut all: Vec<f64> = lat.into_iter().flatten().collect();
-    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let (cpu_gen1, cpu_d1) = (cpu_secs(&me), cpu_secs(&pid.to_string()));
-    println!(
-        "appends: {} in {elapsed:.1} s = {:.0}/s; latency ms p50 {:.1} p90 {:.1} p99 {:.1} max {:.1}",
-        all.len(),
-        all.len() as f64 / elapsed,
-        percentile(&all, 0.5),
-        percentile(&all, 0.9),
-        percentile(&all, 0.99),
-        all.last().copied().unwrap_or(0.0)
-    );
-    let cores = 2.0 * elapsed;
-    println!(
-        "  CPU: load generator {:.0}% of the machine, daemon {:.0}%",
-        100.0 * (cpu_gen1 - cpu_gen0) / cores,
-        100.0 * (cpu_d1 - cpu_d0) / cores
+    report(
+        "appends",
+        lat,
+        started.elapsed().as_secs_f64(),
+        (cpu_gen1 - cpu_gen0, cpu_d1 - cpu_d0),
     );
 
     // Phase 2: reads of record states.
@@ -291,27 +306,14 @@ fn main() {
                 lat
             }));
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.push(t.await.expect("task"));
-        }
-        all
+        joined(tasks).await
     });
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut all: Vec<f64> = reads.into_iter().flatten().collect();
-    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let (cpu_gen2, cpu_d2) = (cpu_secs(&me), cpu_secs(&pid.to_string()));
-    println!(
-        "reads: {} in {elapsed:.1} s = {:.0}/s; latency ms p50 {:.1} p99 {:.1}",
-        all.len(),
-        all.len() as f64 / elapsed,
-        percentile(&all, 0.5),
-        percentile(&all, 0.99)
-    );
-    println!(
-        "  CPU: load generator {:.0}% of the machine, daemon {:.0}%",
-        100.0 * (cpu_gen2 - cpu_gen1) / (2.0 * elapsed),
-        100.0 * (cpu_d2 - cpu_d1) / (2.0 * elapsed)
+    report(
+        "reads",
+        reads,
+        started.elapsed().as_secs_f64(),
+        (cpu_gen2 - cpu_gen1, cpu_d2 - cpu_d1),
     );
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.join();
