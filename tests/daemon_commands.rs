@@ -503,6 +503,38 @@ fn archive_export_through_server() {
     let (code, out, err) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{err}");
     let local: Value = serde_json::from_str(&out).unwrap();
+    // `--type` leaves sealed and confidential records out, here and through the daemon.
+    let sealed_type = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["disposed"].is_null() && r["sealed"] == true)
+        .map(|r| r["record_type"].as_str().unwrap().to_string())
+        .expect("the demo seals a record");
+    let by_type = |out: &Path| -> Vec<String> {
+        [
+            "--json",
+            "archive",
+            "export",
+            "--out",
+            out.to_str().unwrap(),
+            "-r",
+            &recipient,
+            "--type",
+            &sealed_type,
+            "--closed-before",
+            "2100-01-01",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let mut args = vec!["--ledger".to_string(), dir.to_str().unwrap().into()];
+    args.extend([
+        "--key".into(),
+        dir.join("keys/admin.key").to_str().unwrap().into(),
+    ]);
+    args.extend(by_type(&tmp.path().join("local-type.age")));
+    let local_type = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
 
     let d = Daemon::start(&dir);
     let remote_out = tmp.path().join("remote.age");
@@ -550,6 +582,29 @@ fn archive_export_through_server() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["checkpoint_size"], head(&d));
     assert_eq!(v["records"], local["records"]);
+    let a = by_type(&tmp.path().join("remote-type.age"));
+    let remote_type = as_who(
+        &d,
+        "admin",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        remote_type.0, local_type.0,
+        "{} / {}",
+        remote_type.2, local_type.2
+    );
+    assert!(
+        !remote_type.2.contains("(403)"),
+        "left out, not refused: {}",
+        remote_type.2
+    );
+    if local_type.0 == 0 {
+        let (r, l): (Value, Value) = (
+            serde_json::from_str(&remote_type.1).unwrap(),
+            serde_json::from_str(&local_type.1).unwrap(),
+        );
+        assert_eq!(r["records"], l["records"]);
+    }
     // Sealed and confidential records are not exported through the daemon, which could
     // log no access for them, even with --include-restricted.
     let sealed = list

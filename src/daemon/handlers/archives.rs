@@ -68,23 +68,37 @@ pub async fn export(
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     // A sealed or confidential record leaves the daemon only to a supervisor or auditor,
     // after their own signed access change (DESIGN.md); an export logs none, so the daemon
-    // exports none of them, whatever `include_restricted` says.
-    let sel = selection.clone();
-    let dir = st
+    // exports none of them: one named (or asked for with `include_restricted`) is
+    // refused, and `--type` leaves them out as it does locally. The records found here
+    // are what is exported, so the selection is not worked out twice.
+    let asked = req.include_restricted;
+    let (dir, ids) = st
         .read(move |l| {
-            for id in archive::export::select(l, &sel, true).map_err(archive_error)? {
-                match l.record(&id)? {
-                    Some(r) if r.restricted() => {
+            let mut ids = Vec::new();
+            for id in archive::export::select(l, &selection, true).map_err(archive_error)? {
+                let r = l.record(&id)?.ok_or_else(|| {
+                    ApiError::not_found(format!("record {} not found", hex::encode(id)))
+                })?;
+                let by_type = matches!(selection, archive::Selection::ClosedBefore { .. });
+                match (r.restricted(), by_type && !asked) {
+                    (false, _) => ids.push(id),
+                    (true, true) => {}
+                    (true, false) => {
                         return Err(ApiError::forbidden(format!(
                             "record {} is {}: sealed and confidential records are not exported through the daemon, which could log no access for them; export them where the ledger folder is",
                             hex::encode(id),
                             if r.sealed { "sealed" } else { "confidential" }
                         )))
                     }
-                    _ => {}
                 }
             }
-            Ok(l.dir().to_path_buf())
+            if ids.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "the selection names no record that can be exported",
+                ));
+            }
+            Ok((l.dir().to_path_buf(), ids))
         })
         .await?;
     let out: std::path::PathBuf = dir.join(format!(
@@ -92,8 +106,8 @@ pub async fn export(
         hex::encode(crate::crypto::random::<16>())
     ));
     let opts = ExportOptions {
-        out: out.clone(),
-        selection,
+        out,
+        selection: archive::Selection::Records(ids),
         recipients: archive::export::Recipients::X25519(recipients),
         include_restricted: false,
         ledger_key: st.ledger_key.clone(),
