@@ -337,9 +337,7 @@ impl Backend {
             }
         }
     }
-}
 
-impl Backend {
     /// The caller's key, for a remote command: the one that signs its requests.
     fn same_key(c: &Client, key: &SigningKey) -> Res<()> {
         if c.key().verifying_key() != key.verifying_key() {
@@ -416,9 +414,7 @@ impl Backend {
             }
         }
     }
-}
 
-impl Backend {
     /// Registered witnesses, by name.
     pub fn witnesses(&self) -> Res<Vec<crate::ledger::checkpoint::Witness>> {
         match self {
@@ -437,9 +433,7 @@ impl Backend {
             )?),
         }
     }
-}
 
-impl Backend {
     /// The checkpoint verifier key (`origin+keyid+base64`).
     pub fn verifier_key(&self) -> Res<String> {
         match self {
