@@ -208,6 +208,11 @@ pub fn unb64(s: &str) -> Result<Vec<u8>, String> {
     B64.decode(s.as_bytes()).map_err(|e| format!("base64: {e}"))
 }
 
+/// A record id sent as hex.
+fn record_id(h: &str) -> Result<[u8; 16], String> {
+    crate::crypto::parse_hex::<16>(h).ok_or_else(|| format!("{h:?} is not a record id"))
+}
+
 /// `POST /v1/archives`: what to export and to whom (`archive export`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,9 +251,7 @@ impl SelectionWire {
 
     pub fn into_selection(self) -> Result<crate::archive::Selection, String> {
         use crate::archive::Selection as S;
-        let id = |h: &str| {
-            crate::crypto::parse_hex::<16>(h).ok_or_else(|| format!("{h:?} is not a record id"))
-        };
+        let id = record_id;
         Ok(match self {
             SelectionWire::Plan(p) => S::Plan(id(&p)?),
             SelectionWire::Records(ids) => {
@@ -289,9 +292,7 @@ impl TransferTargetsWire {
     }
 
     pub fn into_targets(self) -> Result<crate::ledger::transfer::TransferTargets, String> {
-        let id = |h: &str| {
-            crate::crypto::parse_hex::<16>(h).ok_or_else(|| format!("{h:?} is not a record id"))
-        };
+        let id = record_id;
         Ok(crate::ledger::transfer::TransferTargets {
             records: self
                 .records
