@@ -202,8 +202,8 @@ fn commit(ledger: &RwLock<Ledger>, group: Vec<Pending>, failed: &mut bool) {
         return;
     }
     if group.len() > 1 {
-        let all: Vec<Submission> = group.iter().flat_map(|p| p.subs.iter().cloned()).collect();
-        match guarded(ledger, all) {
+        let all: Vec<&Submission> = group.iter().flat_map(|p| p.subs.iter()).collect();
+        match guarded(ledger, &all) {
             Ok((outcomes, head)) => {
                 let mut rest = outcomes.into_iter();
                 for p in group {
@@ -228,7 +228,7 @@ fn commit(ledger: &RwLock<Ledger>, group: Vec<Pending>, failed: &mut bool) {
             let _ = p.reply.send(Err(stopped()));
             continue;
         }
-        let res = guarded(ledger, p.subs);
+        let res = guarded(ledger, &p.subs.iter().collect::<Vec<_>>());
         if let Err(e) = &res {
             if !is_refusal(e) {
                 *failed = true;
@@ -259,7 +259,7 @@ fn stopped() -> LedgerError {
 /// Appends under the write lock; a panic becomes an error (and so stops writes).
 fn guarded(
     ledger: &RwLock<Ledger>,
-    subs: Vec<Submission>,
+    subs: &[&Submission],
 ) -> Result<(Vec<Outcome>, u64), LedgerError> {
     let mut res = None;
     with_ledger(ledger, |l| {
@@ -271,7 +271,7 @@ fn guarded(
     res.unwrap_or(Err(LedgerError::Stopped))
 }
 
-fn append(l: &mut Ledger, subs: Vec<Submission>) -> Result<(Vec<Outcome>, u64), LedgerError> {
-    let outcomes = l.append(subs)?;
+fn append(l: &mut Ledger, subs: &[&Submission]) -> Result<(Vec<Outcome>, u64), LedgerError> {
+    let outcomes = l.append_borrowed(subs)?;
     Ok((outcomes, l.head().size))
 }

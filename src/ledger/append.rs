@@ -382,6 +382,12 @@ impl Ledger {
 
     /// Appends a batch durably. Refuses the whole batch if any change breaks a rule.
     pub fn append(&mut self, subs: Vec<Submission>) -> Result<Vec<Outcome>, LedgerError> {
+        self.append_borrowed(&subs.iter().collect::<Vec<_>>())
+    }
+
+    /// [`Ledger::append`] of borrowed submissions (the daemon's writer appends several
+    /// requests' submissions as one batch, and each alone if that batch is refused).
+    pub fn append_borrowed(&mut self, subs: &[&Submission]) -> Result<Vec<Outcome>, LedgerError> {
         let check = |(i, s): (usize, &Submission)| {
             let sc = SignedChange::decode(&s.signed)
                 .map_err(|source| LedgerError::Malformed { index: i, source })?;
@@ -396,13 +402,19 @@ impl Ledger {
         // Signatures are worth the thread pool; decoding alone (the daemon checked the
         // signatures before) costs less than waking it.
         let decoded: Vec<SignedChange> = if subs.iter().any(|s| !s.trusted) {
-            subs.par_iter().enumerate().map(check).collect::<Result<_, _>>()?
+            subs.par_iter()
+                .enumerate()
+                .map(|(i, s)| check((i, s)))
+                .collect::<Result<_, _>>()?
         } else {
-            subs.iter().enumerate().map(check).collect::<Result<_, _>>()?
+            subs.iter()
+                .enumerate()
+                .map(|(i, s)| check((i, s)))
+                .collect::<Result<_, _>>()?
         };
         let mut w = BatchWriter::new(self);
         let mut outcomes = Vec::with_capacity(subs.len());
-        for (i, (sub, sc)) in subs.into_iter().zip(decoded).enumerate() {
+        for (i, (sub, sc)) in subs.iter().zip(decoded).enumerate() {
             outcomes.push(w.add(i, sub, sc)?);
         }
         let (mut batch, head, keys, tree) = w.finish();

@@ -89,7 +89,7 @@ impl BatchWriter<'_> {
     pub(super) fn add(
         &mut self,
         i: usize,
-        sub: Submission,
+        sub: &Submission,
         sc: SignedChange,
     ) -> Result<Outcome, LedgerError> {
         let hash = sc.hash();
@@ -432,7 +432,7 @@ impl BatchWriter<'_> {
             Action::RecordUnseal => st.sealed = false,
             Action::RecordConfidential { confidential } => st.confidential = *confidential,
             Action::Access { .. } => advances = false,
-            _ => self.disposition((i, seq), c, &sub, &mut st, &person, &dk)?,
+            _ => self.disposition((i, seq), c, sub, &mut st, &person, &dk)?,
         }
         for (o, kind) in [
             (&sub.content, CommitmentKind::Content),
