@@ -405,9 +405,10 @@ impl BatchWriter<'_> {
                 }
                 let blob_path = self.ledger.dir.join("blobs").join(hex::encode(blob));
                 if !blob_path.is_file() {
+                    // Named by its hash, not its path: the daemon passes refusals on.
                     return Err(refuse(format!(
-                        "attachment file {} is missing",
-                        blob_path.display()
+                        "record {rid}: the staged attachment {} is missing from the ledger's blobs",
+                        hex::encode(blob)
                     )));
                 }
                 self.batch.put(
