@@ -848,3 +848,39 @@ fn many_changes_in_one_request() {
     );
     assert_verifies(&d);
 }
+
+/// The framework's own rejections (a body that is not the request's JSON, an unknown
+/// route or method) come back with the API's JSON error body, and write nothing.
+#[test]
+fn framework_rejections_are_json_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path(), "d", 5);
+    let d = Daemon::start(&dir);
+    let clerk = key(&dir.join("keys/clerk.key"));
+    let before = head(&d);
+    let cases = [
+        (
+            Raw::new("POST", "/v1/changes").json(&json!({"submissions": 5})),
+            422,
+        ),
+        (
+            Raw {
+                body: b"{not json".to_vec(),
+                ..Raw::new("POST", "/v1/changes")
+            },
+            400,
+        ),
+        (Raw::new("GET", "/v1/no-such-route"), 404),
+        (Raw::new("DELETE", "/v1/ledger"), 404),
+    ];
+    for (raw, want) in cases {
+        let (status, text) = raw.send(&d.url, &clerk);
+        assert_eq!(status, want, "{} {}: {text}", raw.method, raw.path);
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} {}: not JSON ({e}): {text}", raw.method, raw.path));
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(!error.is_empty(), "{} {}: {text}", raw.method, raw.path);
+        assert!(!error.contains(dir.to_str().unwrap()), "{text}");
+    }
+    assert_eq!(head(&d), before);
+}

@@ -195,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::api::MAX_JSON_BODY,
         ))
+        .layer(from_fn(error::json_errors))
         .layer(from_fn(public::log_request))
         .with_state(state)
 }
