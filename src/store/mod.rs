@@ -97,19 +97,6 @@ fn blob_names(dir: &Path) -> std::collections::HashSet<std::ffi::OsString> {
         .unwrap_or_default()
 }
 
-/// A folder entry: its name and inode number.
-type Entry = (std::ffi::OsString, u64);
-
-/// The entries of `dir`, sorted.
-fn entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
-    use std::os::unix::fs::DirEntryExt;
-    let mut v = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| (e.file_name(), e.ino())))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    v.sort_unstable();
-    Ok(v)
-}
-
 /// Deletes sled's partial snapshot files in `dir`; returns how many.
 fn remove_partial_snapshots(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -179,9 +166,6 @@ pub struct Store {
     dir_file: File,
     /// Names of sled's large-item files (`blobs/`) already fsynced.
     synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
-    /// The store folder's entries (name, inode) when it was last fsynced; `None` before
-    /// the first sync of this process.
-    synced_entries: std::sync::Mutex<Option<Vec<Entry>>>,
     /// The layout version found at open (a new store is created at the current one).
     version: u64,
 }
@@ -251,7 +235,6 @@ impl Store {
             db,
             data_file,
             dir_file,
-            synced_entries: std::sync::Mutex::new(None),
             version: STORE_VERSION,
         };
         match store.get(Space::Meta, VERSION_KEY)? {
@@ -355,22 +338,7 @@ impl Store {
         };
         self.data_file.sync_all().map_err(io)?;
         self.sync_new_blobs().map_err(io)?;
-        self.sync_dir().map_err(io)
-    }
-
-    /// fsyncs the store folder, unless its entries (names and inodes) are the same as at
-    /// its last fsync by this process: then there is nothing in it to make durable
-    /// (sled creates or renames files there only at open and when it writes a snapshot).
-    fn sync_dir(&self) -> std::io::Result<()> {
-        let mut synced = self
-            .synced_entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = entries(&self.dir)?;
-        if synced.as_ref() != Some(&now) {
-            self.dir_file.sync_all()?;
-            *synced = Some(now);
-        }
+        self.dir_file.sync_all().map_err(io)?;
         Ok(())
     }
 
@@ -455,26 +423,6 @@ mod tests {
         }
         let s = Store::open(d.path(), Duration::from_secs(5)).unwrap();
         assert_eq!(s.get(Space::Sealed, b"big").unwrap().unwrap(), big);
-    }
-
-    /// The folder is fsynced at the first commit, and again only once its entries change.
-    #[test]
-    fn folder_is_synced_when_its_entries_change() {
-        let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path(), Duration::ZERO).unwrap();
-        let put = |n: u64| {
-            let mut b = Batch::default();
-            b.put(Space::Entry, &n.to_be_bytes(), b"x");
-            s.commit(b).unwrap();
-        };
-        put(0);
-        let first = s.synced_entries.lock().unwrap().clone().unwrap();
-        assert_eq!(first, entries(d.path()).unwrap());
-        std::fs::write(d.path().join("snap.new"), b"").unwrap();
-        put(1);
-        let second = s.synced_entries.lock().unwrap().clone().unwrap();
-        assert_ne!(second, first);
-        assert!(second.iter().any(|(n, _)| n == "snap.new"));
     }
 
     #[test]
