@@ -83,12 +83,14 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// The most of a plain-text error body [`json_errors`] keeps.
+/// The most of a plain-text error body [`json_errors`] reads.
 const MAX_ERROR_TEXT: usize = 16 * 1024;
 
 /// Gives every error answer the JSON body `{"error"}`, keeping its status and headers
 /// (`Allow` on a 405): the framework's own rejections (a malformed JSON body, query or
-/// path, an unknown route, a wrong method) come as plain text or empty.
+/// path, a wrong method) come as plain text or empty. A server error's text is logged
+/// and answered with the status's reason only. A body of unknown length (streamed) is
+/// left as it is, never waited for.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
@@ -96,7 +98,10 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if json || !(status.is_client_error() || status.is_server_error()) {
+    let sized = axum::body::HttpBody::size_hint(res.body())
+        .exact()
+        .is_some();
+    if json || !sized || !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
     let (mut parts, body) = res.into_parts();
@@ -104,8 +109,12 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
-    let error = if text.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_string()
+    let reason = status.canonical_reason().unwrap_or("error").to_string();
+    let error = if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), error = %text, "an error outside the API's handlers");
+        reason
+    } else if text.is_empty() {
+        reason
     } else {
         text
     };
