@@ -5,10 +5,11 @@
 //! phase, default 20), BENCH_ACTION (`create`: record.create with a small content, the
 //! default; `status`: record.status on the client's own record), BENCH_DIR (temporary
 //! files). Prints appends/s with latency percentiles, reads/s, the daemon's RSS over
-//! the run (sampled every second), and how the CPU time divided between the load
-//! generator and the daemon.
+//! the run (sampled every second), the requests answered in each 30 s (the append
+//! rate as the ledger grows), and how the CPU time divided between the load generator
+//! and the daemon.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -165,13 +166,20 @@ fn main() {
         .build()
         .expect("runtime");
     let rss = Arc::new(Mutex::new(Vec::new()));
+    // Requests answered so far (appends, then reads), sampled with the RSS.
+    let answered = Arc::new(AtomicU64::new(0));
+    let counts = Arc::new(Mutex::new(Vec::new()));
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
-        let rss = rss.clone();
+        let (rss, counts, answered) = (rss.clone(), counts.clone(), answered.clone());
         let sampling = sampling.clone();
         std::thread::spawn(move || {
             while sampling.load(Ordering::Relaxed) {
                 rss.lock().unwrap().push(rss_mib(pid));
+                counts
+                    .lock()
+                    .unwrap()
+                    .push(answered.load(Ordering::Relaxed));
                 std::thread::sleep(Duration::from_secs(1));
             }
         })
@@ -209,6 +217,7 @@ fn main() {
             let origin = origin.clone();
             let action = action.clone();
             let ids = ids.clone();
+            let answered = answered.clone();
             tasks.push(tokio::spawn(async move {
                 let actor = s.key.verifying_key().to_bytes();
                 let mut lat = Vec::new();
@@ -258,6 +267,7 @@ fn main() {
                     let (st, b) = s.send("POST", "/v1/changes", body).await;
                     lat.push(t.elapsed().as_secs_f64() * 1000.0);
                     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&b));
+                    answered.fetch_add(1, Ordering::Relaxed);
                     if own.is_none() {
                         ids.lock().unwrap().push(record);
                     }
@@ -289,6 +299,7 @@ fn main() {
                 key: keys[c % keys.len()].clone(),
             };
             let ids = ids.clone();
+            let answered = answered.clone();
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let deadline = Instant::now() + Duration::from_secs(secs);
@@ -301,6 +312,7 @@ fn main() {
                         .await;
                     lat.push(t.elapsed().as_secs_f64() * 1000.0);
                     assert_eq!(st, 200);
+                    answered.fetch_add(1, Ordering::Relaxed);
                     i += 7;
                 }
                 lat
@@ -331,6 +343,14 @@ fn main() {
         let every: Vec<String> = rss.iter().step_by(30).map(|r| format!("{r:.0}")).collect();
         println!("daemon RSS MiB every 30 s: {}", every.join(" "));
     }
+    // The rate as the ledger grows (appends), then at its final size (reads).
+    let counts = counts.lock().unwrap().clone();
+    let steps: Vec<u64> = counts.iter().step_by(30).copied().collect();
+    let rates: Vec<String> = steps
+        .windows(2)
+        .map(|w| format!("{:.0}", (w[1] - w[0]) as f64 / 30.0))
+        .collect();
+    println!("requests/s in each 30 s: {}", rates.join(" "));
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
