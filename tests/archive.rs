@@ -72,6 +72,22 @@ fn fixture() -> &'static Fixture {
             .take(4)
             .collect();
         assert_eq!(ids.len(), 4, "the demo has live, unrestricted records");
+        // At least three changes on the attached record (create, status, attach): the
+        // tests that move or drop a middle change need one. The first records listed
+        // are the demo's oldest (record ids are time-ordered) and may have one change.
+        ok(&[
+            "--ledger",
+            &l,
+            "--key",
+            &clerk,
+            "record",
+            "status",
+            &ids[0],
+            "--status",
+            "closed",
+            "--date",
+            "2026-01-05",
+        ]);
         let mut attachment = Vec::new();
         for i in 0..200_000u32 {
             attachment.extend_from_slice(&(i.wrapping_mul(2_654_435_761)).to_le_bytes());

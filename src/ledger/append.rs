@@ -142,7 +142,7 @@ impl Draft {
     /// A draft for a new record of `record_type`.
     pub fn new_record(record_type: &str, created_on: Date, action: Action) -> Draft {
         Draft {
-            record: crypto::random(),
+            record: crypto::new_record_id(),
             record_type: record_type.to_string(),
             created_on,
             record_prev: [0; 32],
@@ -451,11 +451,15 @@ impl Ledger {
         }
     }
 
-    /// The sequence number a change (by hash) was recorded at.
-    pub fn seq_of_change(&self, hash: &[u8; 32]) -> Result<Option<u64>, LedgerError> {
+    /// The sequence number the change of hash `hash` on `record` was recorded at.
+    pub fn seq_of_change(
+        &self,
+        record: &[u8; 16],
+        hash: &[u8; 32],
+    ) -> Result<Option<u64>, LedgerError> {
         Ok(self
             .store
-            .get(Space::Change, hash)?
+            .get(Space::Change, &super::history::change_key(record, hash))?
             .and_then(|v| v.try_into().ok())
             .map(u64::from_be_bytes))
     }

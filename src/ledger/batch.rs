@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::append::{now_ms, Opening, Outcome, Submission, MAX_CONTENT_BYTES};
 use super::authority::{allowed, KeyState};
+use super::history::{change_key, sealed_key};
 use super::state::{Destroyable, RecordState};
 use super::{Head, Ledger, LedgerError};
 use crate::crypto::seal::{self, DataKey};
@@ -96,7 +97,7 @@ impl BatchWriter<'_> {
         if let Some(&seq) = self.changes.get(&hash) {
             return Ok(Outcome::AlreadyRecorded(seq));
         }
-        if let Some(seq) = self.ledger.seq_of_change(&hash)? {
+        if let Some(seq) = self.ledger.seq_of_change(&sc.change.record, &hash)? {
             return Ok(Outcome::AlreadyRecorded(seq));
         }
         let change = sc.change.clone();
@@ -413,7 +414,7 @@ impl BatchWriter<'_> {
                 }
                 self.batch.put(
                     Space::Sealed,
-                    &[&hash[..], &[CommitmentKind::Attachment.code()]].concat(),
+                    &sealed_key(&c.record, &hash, CommitmentKind::Attachment),
                     &seal::seal(&dk, &c.record, &b.salt),
                 );
             }
@@ -445,7 +446,7 @@ impl BatchWriter<'_> {
                 let aad = [&c.record[..], &[kind.code()]].concat();
                 self.batch.put(
                     Space::Sealed,
-                    &[&hash[..], &[kind.code()]].concat(),
+                    &sealed_key(&c.record, &hash, kind),
                     &seal::seal(&dk, &aad, &plain),
                 );
             }
@@ -476,7 +477,11 @@ impl BatchWriter<'_> {
         self.batch.put(Space::Entry, &seq.to_be_bytes(), &bytes);
         // INVARIANT: the tree nodes go into the entry's own batch.
         super::tree::append_leaf(&mut self.tree, &mut self.batch, &bytes);
-        self.batch.put(Space::Change, &hash, &seq.to_be_bytes());
+        self.batch.put(
+            Space::Change,
+            &change_key(&c.record, &hash),
+            &seq.to_be_bytes(),
+        );
         // What the change stored beside the log, for destruction's housekeeping.
         self.batch.put(
             Space::History,

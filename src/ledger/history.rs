@@ -17,6 +17,19 @@ const CONTENT: u8 = 1;
 const SIDE_DOC: u8 = 2;
 const ATTACHMENT: u8 = 4;
 
+/// The `P` key of what change `hash` of `record` sealed for `kind` (store layout 4:
+/// record id ‖ change hash ‖ kind, so that a record's rows sit together and a new
+/// record's land at the end of the space, record ids being time-ordered).
+pub(crate) fn sealed_key(record: &[u8; 16], hash: &[u8; 32], kind: CommitmentKind) -> Vec<u8> {
+    [&record[..], &hash[..], &[kind.code()]].concat()
+}
+
+/// The `C` key of change `hash` of `record` (store layout 4: record id ‖ change hash,
+/// for the same reason).
+pub(crate) fn change_key(record: &[u8; 16], hash: &[u8; 32]) -> Vec<u8> {
+    [&record[..], &hash[..]].concat()
+}
+
 /// What one change stored beside the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Stored {
@@ -45,8 +58,8 @@ impl Stored {
         Stored { hash, flags, blob }
     }
 
-    /// The `P` keys (change hash ‖ kind) the change wrote.
-    pub(crate) fn sealed_keys(&self) -> Vec<Vec<u8>> {
+    /// The `P` keys the change wrote, `record` being its record.
+    pub(crate) fn sealed_keys(&self, record: &[u8; 16]) -> Vec<Vec<u8>> {
         [
             (CONTENT, CommitmentKind::Content),
             (SIDE_DOC, CommitmentKind::SideDocument),
@@ -54,7 +67,7 @@ impl Stored {
         ]
         .into_iter()
         .filter(|(bit, _)| self.flags & bit != 0)
-        .map(|(_, kind)| [&self.hash[..], &[kind.code()]].concat())
+        .map(|(_, kind)| sealed_key(record, &self.hash, kind))
         .collect()
     }
 
@@ -110,7 +123,9 @@ mod tests {
                 blob,
             };
             assert_eq!(Stored::decode(&s.encode()), Ok(Some(s.clone())));
-            assert_eq!(s.sealed_keys().len(), (flags as u32).count_ones() as usize);
+            let keys = s.sealed_keys(&[4; 16]);
+            assert_eq!(keys.len(), (flags as u32).count_ones() as usize);
+            assert!(keys.iter().all(|k| k.len() == 49 && k[..16] == [4; 16]));
         }
         assert_eq!(Stored::decode(&[]), Ok(None));
         let ok = Stored {

@@ -24,12 +24,15 @@ pub mod docs;
 mod documents;
 mod history;
 pub mod holds;
+mod layout;
 pub mod proofs;
 pub mod purge;
 pub mod read;
 pub mod report;
 pub mod schedules;
 pub mod state;
+#[cfg(test)]
+mod testing;
 pub mod tiles;
 pub mod transfer;
 pub mod tree;
@@ -155,7 +158,7 @@ impl Ledger {
         }
         let store = Store::open(&dir.join("store"), Duration::from_secs(5))?;
         if store.version() < crate::store::STORE_VERSION {
-            state::migrate(&store)?;
+            layout::migrate(&store)?;
         }
         let epochs = EpochKeys::load(&dir.join("epochs.key"))?;
         let meta = |k: &[u8]| store.get(Space::Meta, k);

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::history::sealed_key;
 use super::state::{Destroyable, RecordState};
 use super::{Ledger, LedgerError, Outcome, Submission};
 use crate::crypto::seal::{self, DataKey};
@@ -207,10 +208,7 @@ impl Ledger {
         let Some(dk) = self.data_key(id)? else {
             return Ok(None);
         };
-        let Some(sealed) = self
-            .store
-            .get(Space::Sealed, &[&hash[..], &[kind.code()]].concat())?
-        else {
+        let Some(sealed) = self.store.get(Space::Sealed, &sealed_key(id, hash, kind))? else {
             return Ok(None);
         };
         let aad = [&id[..], &[kind.code()]].concat();
@@ -426,7 +424,7 @@ impl Ledger {
             .store
             .get(
                 Space::Sealed,
-                &[&change[..], &[CommitmentKind::Attachment.code()]].concat(),
+                &sealed_key(id, change, CommitmentKind::Attachment),
             )?
             .ok_or_else(|| {
                 LedgerError::Invalid(format!("attachment {} salt missing", hex::encode(blob)))

@@ -131,10 +131,7 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use ed25519_dalek::SigningKey;
-
-    use crate::format::{Action, Date, Role};
-    use crate::ledger::{Draft, InitOptions, Ledger, LedgerError, Settings};
+    use crate::ledger::{testing, Ledger, LedgerError};
     use crate::merkle::leaf_hash;
     use crate::merkle::tiles::{bundle_entries, tile_hashes, TileRef};
     use crate::store::{Batch, Space};
@@ -143,31 +140,9 @@ mod tests {
 
     /// A ledger of `size` entries: genesis, a clerk's registration, then records.
     fn ledger(dir: &std::path::Path, size: u64) -> Ledger {
-        let admin = SigningKey::from_bytes(&[1; 32]);
-        let clerk = SigningKey::from_bytes(&[2; 32]);
-        let mut l = Ledger::init(
-            dir,
-            &admin,
-            InitOptions {
-                origin: "pd.example/tiles".into(),
-                admin_person: "A-1".into(),
-                settings: Settings::default(),
-                ledger_key_path: None,
-            },
-        )
-        .unwrap();
-        let reg = Draft::key_registration(clerk.verifying_key().to_bytes(), "C-1", Role::Clerk);
-        let s = l.sign(&admin, reg).unwrap();
-        l.append(vec![s]).unwrap();
+        let (mut l, clerk) = testing::with_clerk(dir, "pd.example/tiles");
         let subs = (2..size)
-            .map(|_| {
-                let create = Action::RecordCreate {
-                    confidential: false,
-                };
-                let mut d = Draft::new_record("incident", Date::new(2025, 5, 1).unwrap(), create);
-                d.content = Some(br#"{"summary":"x"}"#.to_vec());
-                l.sign(&clerk, d).unwrap()
-            })
+            .map(|_| l.sign(&clerk, testing::incident()).unwrap())
             .collect();
         l.append(subs).unwrap();
         assert_eq!(l.head().size, size);

@@ -16,7 +16,7 @@ use super::RetentionError;
 /// What an evaluation needs to know about one record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordFacts {
-    /// The record id (random, 128 bits).
+    /// The record id (128 bits; time-ordered since `crypto::new_record_id`, random before).
     pub id: [u8; 16],
     /// The record type, e.g. "incident".
     pub record_type: String,

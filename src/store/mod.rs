@@ -23,10 +23,11 @@ use std::time::{Duration, Instant};
 /// 1: record states (`Space::Record`) as JSON. 2: record states in the binary encoding
 /// of `ledger/state/encoding.rs`. 3: a history row's value names what its change stored
 /// beside the log (`ledger/history.rs`); rows written before are empty and stay so (the
-/// reader falls back to the entry), so 2 → 3 rewrites nothing but the mark. The store
-/// refuses a newer layout; the ledger migrates an older one when it opens it
-/// ([`Store::version`], [`Batch::mark_current`]).
-pub const STORE_VERSION: u64 = 3;
+/// reader falls back to the entry), so 2 → 3 rewrites nothing but the mark. 4: sealed
+/// rows (`Space::Sealed`) keyed by record id ‖ change hash ‖ kind (was change hash ‖
+/// kind), change rows (`Space::Change`) by record id ‖ change hash (was change hash). The store refuses a newer layout; the ledger migrates an older one when it
+/// opens it (`ledger/layout.rs`, [`Store::version`], [`Batch::mark_current`]).
+pub const STORE_VERSION: u64 = 4;
 
 const VERSION_KEY: &[u8] = b"store-version";
 
@@ -38,7 +39,7 @@ pub enum Space {
     Meta = b'M',
     /// seq (u64 BE) → entry bytes.
     Entry = b'E',
-    /// change hash → seq (u64 BE).
+    /// record id || change hash → seq (u64 BE) (layout 4; change hash → seq before).
     Change = b'C',
     /// record id → record state (not secret).
     Record = b'R',
@@ -47,7 +48,8 @@ pub enum Space {
     History = b'H',
     /// record id → data key wrapped by an epoch key.
     DataKey = b'K',
-    /// change hash || kind → sealed salt || content.
+    /// record id || change hash || kind → sealed salt || content (layout 4; change
+    /// hash || kind before).
     Sealed = b'P',
     /// record id → sealed destroyable metadata (case number, source references).
     Destroyable = b'D',

@@ -181,26 +181,32 @@ impl Ledger {
     /// Sweeps a chunk of records: unlinks their blobs, then removes their rows and
     /// journal rows in one commit. Returns the blobs unlinked.
     fn sweep_chunk(&self, part: &[Gone]) -> Result<u64, LedgerError> {
-        let mut sealed: Vec<Stored> = Vec::new();
-        let mut old: Vec<u64> = Vec::new();
-        for (seq, stored) in part.iter().flat_map(|g| &g.changes) {
-            match stored {
-                Some(s) => sealed.push(s.clone()),
-                None => old.push(*seq),
+        let mut sealed: Vec<([u8; 16], Stored)> = Vec::new();
+        let mut old: Vec<(u64, [u8; 16])> = Vec::new();
+        for g in part {
+            for (seq, stored) in &g.changes {
+                match stored {
+                    Some(s) => sealed.push((g.id, s.clone())),
+                    None => old.push((*seq, g.id)),
+                }
             }
         }
         // Changes from before layout 3: their entries, in seq order (neighbouring reads
         // share pages).
         old.sort_unstable();
-        let from_entries: Vec<Stored> = old
+        let from_entries: Vec<([u8; 16], Stored)> = old
             .par_chunks(512)
-            .map(|c| c.iter().map(|s| self.sealed_of(*s)).collect::<Vec<_>>())
+            .map(|c| {
+                c.iter()
+                    .map(|(s, id)| self.sealed_of(*s).map(|st| (*id, st)))
+                    .collect::<Vec<_>>()
+            })
             .flatten()
             .collect::<Result<_, _>>()?;
         sealed.extend(from_entries);
         let dir = self.dir.join("blobs");
         let mut unlinked = 0;
-        for blob in sealed.iter().filter_map(Stored::blob) {
+        for blob in sealed.iter().filter_map(|(_, s)| s.blob()) {
             let path = dir.join(hex::encode(blob));
             match std::fs::remove_file(&path) {
                 Ok(()) => unlinked += 1,
@@ -214,7 +220,7 @@ impl Ledger {
                 .map_err(|e| LedgerError::Io(dir.clone(), e))?;
         }
         let mut b = Batch::default();
-        for k in sealed.iter().flat_map(Stored::sealed_keys) {
+        for k in sealed.iter().flat_map(|(id, s)| s.sealed_keys(id)) {
             b.remove(Space::Sealed, &k);
         }
         for g in part {

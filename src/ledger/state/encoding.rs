@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use super::{Approval, RecordState};
 use crate::format::{FormatError, Reader, Writer};
 use crate::ledger::LedgerError;
-use crate::store::{Batch, Space, Store};
+use crate::store::{Space, Store};
 
 /// The first byte of an encoded record state (a JSON state starts with `{`).
 const VERSION: u8 = 1;
@@ -179,51 +179,33 @@ pub(crate) fn decode_any(b: &[u8]) -> Result<RecordState, String> {
     }
 }
 
-/// Record states per migration commit.
-const MIGRATE_CHUNK: usize = 10_000;
-
 /// Rewrites a layout-1 store's record states (JSON) in the binary encoding, a chunk per
-/// durable commit, then marks the store as of the current layout in the last commit.
-/// A layout-2 store has no JSON states: only the mark changes (layout 3's history-row
-/// values are written from then on; older, empty ones are read through a fallback).
-/// A crash part-way leaves the old version mark and a mix of both forms, which a rerun
-/// (the next open) finishes. Returns the states rewritten.
+/// durable commit (`ledger/layout.rs` marks the store once every step is done). A
+/// crash part-way leaves a mix of both forms, which a rerun (the next open) finishes.
+/// Returns the states rewritten.
 pub(crate) fn migrate(store: &Store) -> Result<u64, LedgerError> {
-    let mut b = Batch::default();
-    let (mut n, mut in_batch) = (0u64, 0usize);
-    for kv in store.scan(Space::Record, b"") {
-        let (k, v) = kv?;
+    crate::ledger::layout::rewrite_rows(store, Space::Record, |k, v| {
         if v.first() != Some(&b'{') {
-            continue;
+            return Ok(None);
         }
-        let st = decode_any(&v).map_err(|e| {
+        let bad = |e: String| {
             LedgerError::Invalid(format!(
                 "migrating the store: record {} state unreadable: {e}",
-                hex::encode(&k)
+                hex::encode(k)
             ))
-        })?;
-        let bytes = st.encode().map_err(|e| {
-            LedgerError::Invalid(format!(
-                "migrating the store: record {}: {e}",
-                hex::encode(&k)
-            ))
-        })?;
-        b.put(Space::Record, &k, &bytes);
-        n += 1;
-        in_batch += 1;
-        if in_batch == MIGRATE_CHUNK {
-            store.commit(std::mem::take(&mut b))?;
-            in_batch = 0;
-        }
-    }
-    b.mark_current();
-    store.commit(b)?;
-    Ok(n)
+        };
+        let bytes = decode_any(v)
+            .map_err(bad)?
+            .encode()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(Some((k.to_vec(), bytes)))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Batch;
 
     fn sample() -> RecordState {
         RecordState {

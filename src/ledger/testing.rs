@@ -1,0 +1,40 @@
+//! Ledgers for the library's unit tests.
+
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+
+use crate::format::{Action, Date, Role};
+use crate::ledger::{Draft, InitOptions, Ledger, Settings};
+
+/// A new ledger at `dir` (genesis by a fixed administrator key) with a registered clerk,
+/// whose key is returned with it.
+pub(crate) fn with_clerk(dir: &Path, origin: &str) -> (Ledger, SigningKey) {
+    let admin = SigningKey::from_bytes(&[1; 32]);
+    let clerk = SigningKey::from_bytes(&[2; 32]);
+    let mut l = Ledger::init(
+        dir,
+        &admin,
+        InitOptions {
+            origin: origin.into(),
+            admin_person: "A-1".into(),
+            settings: Settings::default(),
+            ledger_key_path: None,
+        },
+    )
+    .unwrap();
+    let reg = Draft::key_registration(clerk.verifying_key().to_bytes(), "C-1", Role::Clerk);
+    let s = l.sign(&admin, reg).unwrap();
+    l.append(vec![s]).unwrap();
+    (l, clerk)
+}
+
+/// A draft that creates an incident record made 2025-05-01, with a small content.
+pub(crate) fn incident() -> Draft {
+    let create = Action::RecordCreate {
+        confidential: false,
+    };
+    let mut d = Draft::new_record("incident", Date::new(2025, 5, 1).unwrap(), create);
+    d.content = Some(br#"{"summary":"x"}"#.to_vec());
+    d
+}
