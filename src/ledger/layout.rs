@@ -1,9 +1,12 @@
 //! Bringing a store written by an older blotter to the current layout
 //! ([`crate::store::STORE_VERSION`]) when a ledger is opened.
 //!
-//! Each step rewrites rows a chunk per durable commit and skips rows already in the new
-//! form, so a crash part-way leaves a mix that the next open finishes; the version mark
-//! is written last, once every step is done.
+//! The first commit marks the store as of the current layout and records the layout it
+//! had (`migrating-from`), so that an older blotter refuses a half-migrated store ("a
+//! newer blotter") and the next open resumes. Each step then rewrites rows a chunk per
+//! durable commit and skips rows already in the new form, so a crash part-way leaves a
+//! mix that the next open finishes; `migrating-from` is removed last, once every step
+//! is done.
 //!
 //! - 1 → 2: record states from JSON to the binary encoding (`state::migrate`).
 //! - 2 → 3: nothing to rewrite: history-row values are written from then on, and older,
@@ -17,22 +20,56 @@
 use super::history::{change_key, sealed_key};
 use super::{state, LedgerError};
 use crate::format::{CommitmentKind, Entry};
-use crate::store::{Batch, Space, Store};
+use crate::store::{Batch, Space, Store, STORE_VERSION};
 
-/// Rows rewritten per durable commit.
-const CHUNK: usize = 10_000;
+/// Rows rewritten per durable commit, at most (a few in the unit tests, so that they
+/// cross commits).
+const CHUNK: usize = if cfg!(test) { 3 } else { 10_000 };
 
-/// Runs every step the store's layout needs, then marks it current.
+/// Bytes of rows (keys and values) per durable commit, at most: sealed rows can hold
+/// 64 KiB each.
+const CHUNK_BYTES: usize = 8 << 20;
+
+/// Meta key present while a migration runs; its value is the layout the store had.
+const MIGRATING_FROM: &[u8] = b"migrating-from";
+
+/// Whether the store needs [`migrate`]: an older layout, or a migration not finished.
+pub(crate) fn pending(store: &Store) -> Result<bool, LedgerError> {
+    Ok(store.version() < STORE_VERSION || store.get(Space::Meta, MIGRATING_FROM)?.is_some())
+}
+
+/// Runs every step the store's layout needs (resuming an interrupted migration).
 pub(crate) fn migrate(store: &Store) -> Result<(), LedgerError> {
-    if store.version() < 2 {
+    let from = match store.get(Space::Meta, MIGRATING_FROM)? {
+        Some(v) => <[u8; 8]>::try_from(v.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| {
+                LedgerError::Invalid("the store's migrating-from mark is malformed".into())
+            })?,
+        None => {
+            let from = store.version();
+            let mut b = Batch::default();
+            b.put(Space::Meta, MIGRATING_FROM, &from.to_be_bytes());
+            b.mark_current();
+            store.commit(b)?;
+            from
+        }
+    };
+    tracing::info!(from, to = STORE_VERSION, "migrating the store's layout");
+    if from < 2 {
         state::migrate(store)?;
     }
-    if store.version() < 4 {
-        rekey_sealed(store)?;
-        rekey_changes(store)?;
+    if from < 4 {
+        let sealed = rekey_sealed(store)?;
+        let changes = rekey_changes(store)?;
+        tracing::info!(
+            sealed,
+            changes,
+            "store rows re-keyed under their record ids"
+        );
     }
     let mut b = Batch::default();
-    b.mark_current();
+    b.remove(Space::Meta, MIGRATING_FROM);
     store.commit(b)?;
     Ok(())
 }
@@ -64,14 +101,15 @@ fn rekey_changes(store: &Store) -> Result<u64, LedgerError> {
 
 /// Rewrites each row of `space` for which `new(key, value)` gives a new key and value
 /// (`None`: the row is already in the new form), the old row removed in the same commit
-/// if the key changed, a chunk per durable commit. Returns the rows rewritten.
+/// if the key changed, a chunk ([`CHUNK`] rows or [`CHUNK_BYTES`]) per durable commit.
+/// Returns the rows rewritten.
 pub(super) fn rewrite_rows(
     store: &Store,
     space: Space,
     new: impl Fn(&[u8], &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, LedgerError>,
 ) -> Result<u64, LedgerError> {
     let mut b = Batch::default();
-    let (mut n, mut in_batch) = (0u64, 0usize);
+    let (mut n, mut in_batch, mut bytes) = (0u64, 0usize, 0usize);
     for kv in store.scan(space, b"") {
         let (k, v) = kv?;
         let Some((key, value)) = new(&k, &v)? else {
@@ -83,9 +121,10 @@ pub(super) fn rewrite_rows(
         b.put(space, &key, &value);
         n += 1;
         in_batch += 1;
-        if in_batch == CHUNK {
+        bytes += k.len() + key.len() + value.len();
+        if in_batch == CHUNK || bytes >= CHUNK_BYTES {
             store.commit(std::mem::take(&mut b))?;
-            in_batch = 0;
+            (in_batch, bytes) = (0, 0);
         }
     }
     store.commit(b)?;

@@ -157,7 +157,7 @@ impl Ledger {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }
         let store = Store::open(&dir.join("store"), Duration::from_secs(5))?;
-        if store.version() < crate::store::STORE_VERSION {
+        if layout::pending(&store)? {
             layout::migrate(&store)?;
         }
         let epochs = EpochKeys::load(&dir.join("epochs.key"))?;

@@ -2,7 +2,8 @@
 //! (`crate::retention::evaluate`), streamed in record-id order: one scan reads the
 //! record rows in chunks of consecutive rows, and a few chunks at a time are decoded and
 //! evaluated in parallel while the scan reads the next ones. Memory follows the chunks
-//! in flight (4 × 2,048 rows), not the whole ledger, whatever the ids' distribution
+//! in flight (at most eight chunks of 2,048 rows: four evaluated, four read ahead, and
+//! the four's outcomes), not the whole ledger, whatever the ids' distribution
 //! (random before time-ordered ids, `crypto::new_record_id`; time-ordered since).
 //!
 //! Reading a record's payload fields to evaluate conditions (felony, sustained, dates)
