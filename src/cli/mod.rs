@@ -93,7 +93,13 @@ impl Ctx<'_> {
         if self.cli.server.is_some() {
             return fail(backend::NOT_REMOTE);
         }
-        Ok(Ledger::open(self.ledger_dir()?)?)
+        Ok(Ledger::open_announcing(self.ledger_dir()?, |from| {
+            eprintln!(
+                "blotter: migrating the ledger's store from layout {from} to layout {}, once; \
+                 on a large ledger this takes minutes",
+                crate::store::STORE_VERSION
+            )
+        })?)
     }
     /// Opens the ledger for a write that keeps a checkpoint in its own batch.
     pub fn open_for_write(&self) -> Res<Ledger> {

@@ -38,8 +38,9 @@ pub(crate) fn pending(store: &Store) -> Result<bool, LedgerError> {
     Ok(store.version() < STORE_VERSION || store.get(Space::Meta, MIGRATING_FROM)?.is_some())
 }
 
-/// Runs every step the store's layout needs (resuming an interrupted migration).
-pub(crate) fn migrate(store: &Store) -> Result<(), LedgerError> {
+/// Runs every step the store's layout needs (resuming an interrupted migration), after
+/// calling `migrating` with the layout the store comes from.
+pub(crate) fn migrate(store: &Store, migrating: impl FnOnce(u64)) -> Result<(), LedgerError> {
     let from = match store.get(Space::Meta, MIGRATING_FROM)? {
         Some(v) => <[u8; 8]>::try_from(v.as_slice())
             .map(u64::from_be_bytes)
@@ -56,6 +57,7 @@ pub(crate) fn migrate(store: &Store) -> Result<(), LedgerError> {
         }
     };
     tracing::info!(from, to = STORE_VERSION, "migrating the store's layout");
+    migrating(from);
     if from < 2 {
         state::migrate(store)?;
     }

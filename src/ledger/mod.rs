@@ -152,13 +152,21 @@ pub struct InitOptions {
 
 impl Ledger {
     /// Opens an existing ledger folder, waiting a few seconds for another process's lock.
+    /// A store of an older layout is migrated first (`ledger/layout.rs`).
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        Self::open_announcing(dir, |_| {})
+    }
+
+    /// [`Ledger::open`], calling `migrating` with the layout the store comes from before
+    /// migrating it (which can take minutes on a large ledger), so that a caller can
+    /// say so.
+    pub fn open_announcing(dir: &Path, migrating: impl FnOnce(u64)) -> Result<Ledger, LedgerError> {
         if !dir.join("store").is_dir() {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }
         let store = Store::open(&dir.join("store"), Duration::from_secs(5))?;
         if layout::pending(&store)? {
-            layout::migrate(&store)?;
+            layout::migrate(&store, migrating)?;
         }
         let epochs = EpochKeys::load(&dir.join("epochs.key"))?;
         let meta = |k: &[u8]| store.get(Space::Meta, k);
