@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 /// beside the log (`ledger/history.rs`); rows written before are empty and stay so (the
 /// reader falls back to the entry), so 2 → 3 rewrites nothing but the mark. 4: sealed
 /// rows (`Space::Sealed`) keyed by record id ‖ change hash ‖ kind (was change hash ‖
-/// kind), change rows (`Space::Change`) by record id ‖ change hash (was change hash). The store refuses a newer layout; the ledger migrates an older one when it
-/// opens it (`ledger/layout.rs`, [`Store::version`], [`Batch::mark_current`]).
+/// kind), change rows (`Space::Change`) by record id ‖ change hash (was change hash).
+/// The store refuses a newer layout; the ledger migrates an older one when it opens it
+/// (`ledger/layout.rs`, [`Store::version`], [`Batch::mark_current`]).
 pub const STORE_VERSION: u64 = 4;
 
 const VERSION_KEY: &[u8] = b"store-version";
