@@ -388,7 +388,7 @@ impl Ledger {
     /// [`Ledger::append`] of borrowed submissions (the daemon's writer appends several
     /// requests' submissions as one batch, and each alone if that batch is refused).
     pub fn append_borrowed(&mut self, subs: &[&Submission]) -> Result<Vec<Outcome>, LedgerError> {
-        let check = |(i, s): (usize, &Submission)| {
+        let check = |(i, s): (usize, &&Submission)| {
             let sc = SignedChange::decode(&s.signed)
                 .map_err(|source| LedgerError::Malformed { index: i, source })?;
             if !s.trusted && !verify_change(&sc.change.actor, sc.change_bytes(), &sc.signature()) {
@@ -404,12 +404,12 @@ impl Ledger {
         let decoded: Vec<SignedChange> = if subs.iter().any(|s| !s.trusted) {
             subs.par_iter()
                 .enumerate()
-                .map(|(i, s)| check((i, s)))
+                .map(check)
                 .collect::<Result<_, _>>()?
         } else {
             subs.iter()
                 .enumerate()
-                .map(|(i, s)| check((i, s)))
+                .map(check)
                 .collect::<Result<_, _>>()?
         };
         let mut w = BatchWriter::new(self);

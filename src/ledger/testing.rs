@@ -38,3 +38,31 @@ pub(crate) fn incident() -> Draft {
     d.content = Some(br#"{"summary":"x"}"#.to_vec());
     d
 }
+
+/// For the library's tests: adopts the test schedule with incidents kept 6 months (so
+/// incidents created 2025-05-01 are eligible as of 2026-06-01), then plans as of
+/// 2026-06-01 with `planner` and approves with `approver`. Returns the plan.
+pub(crate) fn approved_test_plan(
+    l: &mut Ledger,
+    planner: &SigningKey,
+    approver: &SigningKey,
+) -> [u8; 16] {
+    let schedule = include_str!("../../tests/fixtures/schedule-test.toml").replace(
+        "trigger = \"created\", years = 2",
+        "trigger = \"created\", months = 6",
+    );
+    let d = l.adopt_schedule_draft("test.toml", &schedule).unwrap();
+    let s = l.sign(planner, d).unwrap();
+    l.append(vec![s]).unwrap();
+    let (d, _) = l
+        .purge_plan_draft(Date::new(2026, 6, 1).unwrap(), planner)
+        .unwrap();
+    let plan = d.record;
+    let s = l.sign(planner, d).unwrap();
+    l.append(vec![s]).unwrap();
+    let s = l
+        .sign(approver, l.approval_draft(&plan, "purge-plan").unwrap())
+        .unwrap();
+    l.append(vec![s]).unwrap();
+    plan
+}

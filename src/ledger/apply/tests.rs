@@ -43,7 +43,7 @@ fn fixture(dir: &std::path::Path) -> (Ledger, SigningKey, [u8; 16], [u8; 16]) {
     for _ in 0..3 {
         create(&mut l);
     }
-    let plan = crate::ledger::purge::approved_test_plan(&mut l, &sup1, &sup2);
+    let plan = crate::ledger::testing::approved_test_plan(&mut l, &sup1, &sup2);
     let outsider = create(&mut l);
     (l, sup1, plan, outsider)
 }

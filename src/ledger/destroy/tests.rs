@@ -30,22 +30,7 @@ fn new_key() -> SigningKey {
 /// a case number; even ones imported (a source reference), every third with an
 /// attachment (larger than one stream chunk) and a side document.
 fn fixture(dir: &Path, n: usize) -> (Ledger, Vec<Rec>) {
-    let admin = new_key();
-    let mut l = Ledger::init(
-        dir,
-        &admin,
-        InitOptions {
-            origin: "pd.example/destroy".into(),
-            admin_person: "A-1".into(),
-            settings: Settings::default(),
-            ledger_key_path: None,
-        },
-    )
-    .unwrap();
-    let clerk = new_key();
-    let reg = Draft::key_registration(clerk.verifying_key().to_bytes(), "C-1", Role::Clerk);
-    let s = l.sign(&admin, reg).unwrap();
-    l.append(vec![s]).unwrap();
+    let (mut l, clerk) = crate::ledger::testing::with_clerk(dir, "pd.example/destroy");
     let recs: Vec<Rec> = (0..n).map(|i| make(&mut l, &clerk, i)).collect();
     (l, recs)
 }
@@ -442,7 +427,7 @@ fn verify_passes_between_key_loss_and_housekeeping_when_disposals_are_recorded()
     }
     let recs: Vec<Rec> = (0..4).map(|i| make(&mut l, &clerk, i)).collect();
     // Incidents kept 6 months: the records (2025-05-01) are eligible as of 2026-06-01.
-    let plan = crate::ledger::purge::approved_test_plan(&mut l, &sup1, &sup2);
+    let plan = crate::ledger::testing::approved_test_plan(&mut l, &sup1, &sup2);
     for r in &recs {
         let action = Action::Disposal {
             kind: crate::format::DisposalKind::Destroy,
