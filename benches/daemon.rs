@@ -232,7 +232,7 @@ fn main() {
                                 "incident",
                                 date,
                                 Action::RecordStatus {
-                                    status: if i % 2 == 0 { RecordStatus::Closed } else { RecordStatus::Open },
+                                    status: if i.is_multiple_of(2) { RecordStatus::Closed } else { RecordStatus::Open },
                                     date,
                                 },
                             );

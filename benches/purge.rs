@@ -74,7 +74,7 @@ fn report(l: &Ledger) {
     let mut max_rss = rss;
     l.retention_report(&schedule, as_of, &mut |_| {
         seen += 1;
-        if seen % 65_536 == 0 {
+        if seen.is_multiple_of(65_536) {
             max_rss = max_rss.max(rss_mib());
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! Tampering with the stored log is detected by `blotter verify`, which names the entry.
 //!
 //! Every test builds a demo ledger of a few hundred entries with the real binary, then
-//! edits the stored entries through sled directly (while no blotter process runs) and
+//! edits the stored entries through redb directly (while no blotter process runs) and
 //! checks `verify --json`: exit 1 and `problem.seq` naming the altered entry.
 
 mod common;
@@ -16,7 +16,7 @@ use common::*;
 const RECORDS: usize = 150;
 
 /// A record.create entry near the middle of the log: (seq, bytes).
-fn middle_record_create(db: &sled::Db) -> (u64, Vec<u8>) {
+fn middle_record_create(db: &Db) -> (u64, Vec<u8>) {
     let n = entry_count(db);
     assert!(
         n >= 200,
@@ -424,7 +424,7 @@ fn create_records(dir: &Path, n: usize) {
 /// The demo's last access entry is the auditor's read of a confidential record; it is
 /// replayed right after itself, with valid seq, prev and signature.
 /// The demo's last access entry (the auditor's logged read): (seq, bytes).
-fn last_access(db: &sled::Db) -> (u64, Vec<u8>) {
+fn last_access(db: &Db) -> (u64, Vec<u8>) {
     (0..entry_count(db))
         .rev()
         .map(|s| (s, get_entry(db, s)))

@@ -16,6 +16,8 @@
 //!   entry (`C` → `E`); the sealed bytes do not change. Then change rows (`C`) re-keyed
 //!   from change hash to record id ‖ change hash (`history::change_key`), the record
 //!   read from the entry at the row's seq. `P` goes first: it looks up the old `C` keys.
+//! - 4 → 5: nothing to rewrite: the rows moved from a sled database into a redb file
+//!   when the store was opened (`store/legacy.rs`).
 
 use super::history::{change_key, sealed_key};
 use super::{state, LedgerError};

@@ -164,9 +164,16 @@ impl Ledger {
         if !dir.join("store").is_dir() {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }
-        let store = Store::open(&dir.join("store"), Duration::from_secs(5))?;
+        // Said once, whether the store is converted from sled, migrated, or both.
+        let mut migrating = Some(migrating);
+        let mut say = |from| {
+            if let Some(f) = migrating.take() {
+                f(from)
+            }
+        };
+        let store = Store::open_converting(&dir.join("store"), Duration::from_secs(5), &mut say)?;
         if layout::pending(&store)? {
-            layout::migrate(&store, migrating)?;
+            layout::migrate(&store, say)?;
         }
         let epochs = EpochKeys::load(&dir.join("epochs.key"))?;
         let meta = |k: &[u8]| store.get(Space::Meta, k);

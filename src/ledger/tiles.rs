@@ -81,7 +81,9 @@ impl Ledger {
     /// one tile (`first` a multiple of 256, `width` ≤ 256): one range scan, since their
     /// store keys share everything but the last byte.
     fn read_nodes(&self, level: u8, first: u64, width: u64) -> Result<Vec<u8>, LedgerError> {
-        debug_assert!(first % u64::from(TILE_WIDTH) == 0 && width <= u64::from(TILE_WIDTH));
+        debug_assert!(
+            first.is_multiple_of(u64::from(TILE_WIDTH)) && width <= u64::from(TILE_WIDTH)
+        );
         let key = node_key(level, first);
         let mut out = Vec::with_capacity(HASH_LEN * usize::from(TILE_WIDTH));
         let mut want = first;

@@ -1,25 +1,24 @@
-//! Copying the whole store into a new sled database: the store's part of a backup
+//! Copying the whole store into a new one: the store's part of a backup
 //! (`ledger/backup.rs`, `docs/BACKUP.md`).
 //!
 //! Invariants:
-//! - The copy holds every row of the store's one sled tree, byte for byte, as the store
-//!   held it when the copy began, provided nothing commits to the store meanwhile. The
-//!   store cannot enforce that; its caller does (`Ledger::backup` takes `&self`, every
-//!   write of the ledger `&mut self`).
-//! - The copy is durable when [`Store::copy_to`] returns: its rows are made durable the
-//!   way [`Store::commit`] makes a batch durable (sled's `flush`, then `fsync` of the
-//!   data file, of the large-item files and their folder, and of the store's folder),
-//!   and once sled has closed it, every file and folder in it is `fsync`ed again, since
-//!   sled writes once more when it closes.
+//! - The copy holds every row of the store, byte for byte, as one read transaction saw
+//!   them: a consistent snapshot of the store when the copy began, whatever commits
+//!   meanwhile (`Ledger::backup` also takes `&self`, every write of the ledger `&mut
+//!   self`).
+//! - The copy is durable when [`Store::copy_to`] returns: its last transaction is
+//!   committed like [`Store::commit`]'s (`Durability::Immediate`, which makes the
+//!   earlier, non-durable ones durable too), and once the copy is closed, every file and
+//!   folder in it is `fsync`ed.
 //! - Memory stays bounded by [`BATCH_BYTES`], not by the size of the store.
 //! - The destination must not exist; a failed copy removes it, leaving nothing behind.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Store, StoreError};
+use super::{write, Op, Store, StoreError};
 
-/// Rows go into the copy in batches of about this many bytes of keys and values.
+/// Rows go into the copy in transactions of about this many bytes of keys and values.
 const BATCH_BYTES: usize = 8 << 20;
 
 impl Store {
@@ -49,24 +48,23 @@ impl Store {
             _ => {}
         }
         let (mut rows, mut bytes, mut pending) = (0u64, 0u64, 0usize);
-        let mut batch = sled::Batch::default();
-        for kv in self.db.iter() {
-            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+        let mut ops = Vec::new();
+        for kv in self.range(vec![], vec![0xff]) {
+            let (k, v) = kv?;
             pending += k.len() + v.len();
             rows += 1;
-            batch.insert(k, v);
+            ops.push(Op::Put(k, v));
             if pending >= BATCH_BYTES {
-                copy.db
-                    .apply_batch(std::mem::take(&mut batch))
-                    .map_err(|e| copy.sled_err(e))?;
+                write(&copy.db, ops.iter(), redb::Durability::None)
+                    .map_err(|e| copy.engine_err(e))?;
+                ops.clear();
                 bytes += pending as u64;
                 pending = 0;
                 progress(bytes);
             }
         }
-        copy.db.apply_batch(batch).map_err(|e| copy.sled_err(e))?;
+        write(&copy.db, ops.iter(), redb::Durability::Immediate).map_err(|e| copy.engine_err(e))?;
         bytes += pending as u64;
-        copy.sync()?;
         drop(copy);
         sync_folder(dir).map_err(|source| StoreError::Io {
             dir: dir.into(),
@@ -104,10 +102,9 @@ mod tests {
         for i in 0u64..3000 {
             b.put(Space::Entry, &i.to_be_bytes(), &[i as u8; 100]);
         }
-        // A large item, which sled keeps in a file of its own.
         b.put(Space::Sealed, b"big", &vec![9u8; 600 * 1024]);
         src.commit(b).unwrap();
-        let all: Vec<_> = src.db.iter().map(|r| r.unwrap()).collect();
+        let all: Vec<_> = src.range(vec![], vec![0xff]).map(|r| r.unwrap()).collect();
 
         let to = d.path().join("copy");
         let last = std::cell::Cell::new(0);
@@ -117,7 +114,7 @@ mod tests {
         assert!(!to.join("holder").exists(), "the copy names no holder");
 
         let copy = Store::open(&to, Duration::ZERO).unwrap();
-        let copied: Vec<_> = copy.db.iter().map(|r| r.unwrap()).collect();
+        let copied: Vec<_> = copy.range(vec![], vec![0xff]).map(|r| r.unwrap()).collect();
         assert_eq!(copied, all);
         drop(copy);
 
@@ -125,7 +122,10 @@ mod tests {
             Err(StoreError::Exists { dir }) => assert_eq!(dir, to),
             other => panic!("expected Exists, got {other:?}"),
         }
-        assert!(to.join("db").is_file(), "the existing folder is untouched");
+        assert!(
+            to.join(super::super::FILE_NAME).is_file(),
+            "the existing folder is untouched"
+        );
     }
 
     #[test]

@@ -1,22 +1,43 @@
-//! The store: the ONLY module that knows sled.
+//! The store: the ONLY module that knows the storage engine (redb; sled before layout 5).
 //!
-//! One sled tree with one-byte key prefixes ([`Space`]), so that a batch spanning
-//! entries, indexes and sealed content is applied atomically with `apply_batch`.
+//! One redb table of byte keys and values, the keys with one-byte prefixes ([`Space`]),
+//! in one file, `rows.redb`, in the store's folder, so that a batch spanning entries,
+//! indexes and sealed content is one write transaction: all there or not at all.
 //!
-//! Durability protocol (`docs/DURABILITY.md`): [`Store::commit`] applies the batch,
-//! calls sled's `flush`, then `fsync`s sled's data file and its directory. Only then
-//! does it return, and only then may a caller acknowledge the writes.
-//! [`Store::copy_to`] (`copy.rs`) copies every row into a new store, made durable the
-//! same way, for a backup.
+//! Durability protocol (`docs/DURABILITY.md`): [`Store::commit`] commits the batch's
+//! transaction with redb's `Durability::Immediate`, which returns once the file is
+//! `fsync`ed (data, then the commit slot that makes it current, checksummed). The
+//! store's folder is `fsync`ed once, when the file is created. Only then may a caller
+//! acknowledge the writes. [`Store::copy_to`] (`copy.rs`) copies every row into a new
+//! store, made durable the same way, for a backup. A store that sled wrote (layout 4
+//! and older) is converted into a redb file the first time it is opened (`legacy.rs`).
+//!
+//! Memory: redb keeps a cache of at most [`CACHE_BYTES`] and a few bits per page of its
+//! file for its allocator; nothing per row or per page is kept in memory, so memory
+//! stays bounded by the batch and the cache as the ledger grows (DESIGN invariant 7,
+//! which sled 0.34 broke: it keeps state for every page of its tree in memory).
 //!
 //! Invariants: entries are never overwritten or removed by any method here; the store
-//! holds the sled lock, so there is one writer per ledger.
+//! holds redb's lock on its file, so there is one writer per ledger.
 
 mod copy;
+mod legacy;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use redb::{ReadableDatabase, TableDefinition};
+
+/// The one table: prefixed key → value.
+const ROWS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rows");
+
+/// The store's file in its folder.
+pub const FILE_NAME: &str = "rows.redb";
+
+/// redb's cache. Memory stays about this plus the batch in flight, whatever the
+/// size of the ledger (docs/PERFORMANCE.md).
+const CACHE_BYTES: usize = 128 << 20;
 
 /// Version of the store layout, kept under `Space::Meta` / `store-version`.
 ///
@@ -26,9 +47,11 @@ use std::time::{Duration, Instant};
 /// reader falls back to the entry), so 2 → 3 rewrites nothing but the mark. 4: sealed
 /// rows (`Space::Sealed`) keyed by record id ‖ change hash ‖ kind (was change hash ‖
 /// kind), change rows (`Space::Change`) by record id ‖ change hash (was change hash).
-/// The store refuses a newer layout; the ledger migrates an older one when it opens it
-/// (`ledger/layout.rs`, [`Store::version`], [`Batch::mark_current`]).
-pub const STORE_VERSION: u64 = 4;
+/// 5: the same rows in a redb file instead of a sled database (converted when a sled
+/// store is opened, `legacy.rs`, which keeps the rows' layout mark; 4 → 5 then rewrites
+/// no row). The store refuses a newer layout; the ledger migrates an older one when it
+/// opens it (`ledger/layout.rs`, [`Store::version`], [`Batch::mark_current`]).
+pub const STORE_VERSION: u64 = 5;
 
 const VERSION_KEY: &[u8] = b"store-version";
 
@@ -93,34 +116,12 @@ fn key(space: Space, k: &[u8]) -> Vec<u8> {
     v
 }
 
-/// The file names in sled's `blobs/` folder (empty if it does not exist).
-fn blob_names(dir: &Path) -> std::collections::HashSet<std::ffi::OsString> {
-    std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name()).collect())
-        .unwrap_or_default()
-}
-
-/// Deletes sled's partial snapshot files in `dir`; returns how many.
-fn remove_partial_snapshots(dir: &Path) -> usize {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.starts_with("snap.") && n.ends_with(".generating")
-        })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count()
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the ledger at {dir} is in use by another process ({holder}); stop it, or use the daemon (`blotter serve`) for concurrent use")]
     Locked { dir: PathBuf, holder: String },
     #[error("store at {dir}: {detail}")]
-    Sled { dir: PathBuf, detail: String },
+    Engine { dir: PathBuf, detail: String },
     #[error("store at {dir}: {source}")]
     Io {
         dir: PathBuf,
@@ -134,26 +135,30 @@ pub enum StoreError {
     Exists { dir: PathBuf },
 }
 
-/// Writes gathered for one atomic, durable commit.
+/// One write of a [`Batch`].
+enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Remove(Vec<u8>),
+}
+
+/// Writes gathered for one atomic, durable commit, applied in the order given (a later
+/// write of a key wins).
 #[derive(Default)]
 pub struct Batch {
-    inner: sled::Batch,
-    len: usize,
+    ops: Vec<Op>,
 }
 
 impl Batch {
     pub fn put(&mut self, space: Space, k: &[u8], v: &[u8]) {
-        self.inner.insert(key(space, k), v);
-        self.len += 1;
+        self.ops.push(Op::Put(key(space, k), v.to_vec()));
     }
     /// Removes a key. Never used on `Space::Entry` (INVARIANT: append-only).
     pub fn remove(&mut self, space: Space, k: &[u8]) {
         debug_assert!(space != Space::Entry);
-        self.inner.remove(key(space, k));
-        self.len += 1;
+        self.ops.push(Op::Remove(key(space, k)));
     }
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ops.is_empty()
     }
     /// Records the store as being of the current layout, [`STORE_VERSION`] (the last
     /// write of a migration).
@@ -162,82 +167,46 @@ impl Batch {
     }
 }
 
+/// A range of rows, or the error that stopped it from starting.
+type Rows<'a> = Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + 'a>;
+
 pub struct Store {
     dir: PathBuf,
-    db: sled::Db,
-    data_file: File,
-    dir_file: File,
-    /// Names of sled's large-item files (`blobs/`) already fsynced.
-    synced_blobs: std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>,
+    db: redb::Database,
     /// The layout version found at open (a new store is created at the current one).
     version: u64,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, waiting up to `wait` for another process's lock.
-    pub fn open(dir: &Path, wait: Duration) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            dir: dir.into(),
-            source,
-        })?;
-        let start = Instant::now();
-        let holder_file = dir.join("holder");
-        let mut cleaned = false;
-        let db = loop {
-            // 128 MiB: below it the daemon's writer re-reads and re-decodes evicted
-            // pages on every batch (32 MiB cost it about 10 % of its appends/s,
-            // docs/PERFORMANCE.md).
-            let cfg = sled::Config::new()
-                .path(dir)
-                .cache_capacity(128 * 1024 * 1024)
-                .mode(sled::Mode::HighThroughput)
-                .flush_every_ms(None);
-            match cfg.open() {
-                Ok(db) => break db,
-                // A process killed while sled wrote a snapshot leaves `snap.*.generating`,
-                // which sled 0.34 then tries to read (spacejam/sled#1527). Only after that
-                // failure (so this process held the lock) are such files removed, once.
-                Err(sled::Error::Corruption { .. })
-                    if !cleaned && remove_partial_snapshots(dir) > 0 =>
-                {
-                    cleaned = true;
-                }
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.to_string().contains("lock") =>
-                {
-                    if start.elapsed() >= wait {
-                        let holder = std::fs::read_to_string(&holder_file)
-                            .map(|s| s.trim().to_string())
-                            .unwrap_or_else(|_| "unknown process".into());
-                        return Err(StoreError::Locked {
-                            dir: dir.into(),
-                            holder,
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => {
-                    return Err(StoreError::Sled {
-                        dir: dir.into(),
-                        detail: e.to_string(),
-                    })
-                }
-            }
-        };
-        let _ = std::fs::write(&holder_file, format!("pid {}", std::process::id()));
+    /// Opens (or creates) the store in `dir`, waiting up to `wait` for another process's
+    /// lock. A sled store (layout 4 and older) is converted first (`legacy.rs`), after
+    /// `converting` is called with its layout.
+    pub fn open_converting(
+        dir: &Path,
+        wait: Duration,
+        converting: &mut dyn FnMut(u64),
+    ) -> Result<Store, StoreError> {
         let io = |source| StoreError::Io {
             dir: dir.into(),
             source,
         };
-        let data_file = File::open(dir.join("db")).map_err(io)?;
-        let dir_file = File::open(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file = dir.join(FILE_NAME);
+        if !file.exists() && legacy::present(dir) {
+            legacy::convert(dir, wait, converting)?;
+        }
+        let created = !file.exists();
+        let db = open_db(dir, &file, wait)?;
+        let _ = std::fs::write(dir.join("holder"), format!("pid {}", std::process::id()));
+        if created {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        // Whatever sled left beside a converted store (a crash before its removal, or an
+        // older blotter that opened the folder since) is not the ledger.
+        legacy::remove(dir).map_err(io)?;
         let mut store = Store {
-            synced_blobs: std::sync::Mutex::new(blob_names(&dir.join("blobs"))),
             dir: dir.into(),
             db,
-            data_file,
-            dir_file,
             version: STORE_VERSION,
         };
         match store.get(Space::Meta, VERSION_KEY)? {
@@ -264,18 +233,42 @@ impl Store {
         Ok(store)
     }
 
-    fn sled_err(&self, e: sled::Error) -> StoreError {
-        StoreError::Sled {
-            dir: self.dir.clone(),
-            detail: e.to_string(),
-        }
+    /// [`Store::open_converting`] without a notice.
+    pub fn open(dir: &Path, wait: Duration) -> Result<Store, StoreError> {
+        Self::open_converting(dir, wait, &mut |_| {})
+    }
+
+    fn engine_err(&self, e: impl Into<redb::Error>) -> StoreError {
+        engine_err(&self.dir, e)
+    }
+
+    fn table(&self) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.engine_err(e))?;
+        tx.open_table(ROWS).map_err(|e| self.engine_err(e))
     }
 
     pub fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db
-            .get(key(space, k))
-            .map(|o| o.map(|v| v.to_vec()))
-            .map_err(|e| self.sled_err(e))
+        let t = self.table()?;
+        let v = t
+            .get(key(space, k).as_slice())
+            .map_err(|e| self.engine_err(e))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    /// The rows with keys in `lo..hi` (prefixes included), in key order, from one
+    /// consistent snapshot of the store.
+    fn range(&self, lo: Vec<u8>, hi: Vec<u8>) -> Rows<'_> {
+        let range = self.table().and_then(|t| {
+            t.range::<&[u8]>(lo.as_slice()..hi.as_slice())
+                .map_err(|e| self.engine_err(e))
+        });
+        match range {
+            Ok(r) => Box::new(r.map(move |kv| {
+                let (k, v) = kv.map_err(|e| self.engine_err(e))?;
+                Ok((k.value().to_vec(), v.value().to_vec()))
+            })),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
     }
 
     /// Entries with `seq >= from`, in key order: `(stored key seq, bytes)`.
@@ -283,26 +276,32 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
-        self.db
-            .range(key(Space::Entry, &from.to_be_bytes())..vec![Space::Entry as u8 + 1])
-            .map(move |r| {
-                let (k, v) = r.map_err(|e| self.sled_err(e))?;
-                let seq = k
-                    .get(1..9)
-                    .and_then(|s| s.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(u64::MAX);
-                Ok((seq, v.to_vec()))
-            })
+        self.range(
+            key(Space::Entry, &from.to_be_bytes()),
+            space_end(Space::Entry),
+        )
+        .map(|r| {
+            let (k, v) = r?;
+            let seq = k
+                .get(1..9)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX);
+            Ok((seq, v))
+        })
     }
 
     /// The `(key without prefix, value)` with the greatest key in `space`, if any.
     pub fn last(&self, space: Space) -> Result<Option<KeyValue>, StoreError> {
-        match self.db.scan_prefix([space as u8]).next_back() {
+        let t = self.table()?;
+        let mut r = t
+            .range::<&[u8]>(key(space, b"").as_slice()..space_end(space).as_slice())
+            .map_err(|e| self.engine_err(e))?;
+        match r.next_back() {
             None => Ok(None),
-            Some(r) => {
-                let (k, v) = r.map_err(|e| self.sled_err(e))?;
-                Ok(Some((k[1..].to_vec(), v.to_vec())))
+            Some(kv) => {
+                let (k, v) = kv.map_err(|e| self.engine_err(e))?;
+                Ok(Some((k.value()[1..].to_vec(), v.value().to_vec())))
             }
         }
     }
@@ -313,66 +312,23 @@ impl Store {
         space: Space,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
-        self.db.scan_prefix(key(space, prefix)).map(move |r| {
-            let (k, v) = r.map_err(|e| self.sled_err(e))?;
-            Ok((k[1..].to_vec(), v.to_vec()))
+        let lo = key(space, prefix);
+        let hi = prefix_end(&lo);
+        self.range(lo, hi).map(|r| {
+            let (mut k, v) = r?;
+            k.remove(0);
+            Ok((k, v))
         })
     }
 
-    /// Applies `batch` atomically and durably (flush, then fsync of data file and directory).
+    /// Applies `batch` atomically and durably: one redb write transaction, committed
+    /// with `Durability::Immediate` (its file `fsync`ed before this returns).
     pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.db
-            .apply_batch(batch.inner)
-            .map_err(|e| self.sled_err(e))?;
-        self.sync()
-    }
-
-    /// Makes everything applied so far durable: sled's `flush`, then `fsync` of its data
-    /// file, of its new large-item files and their folder, and of the store's folder
-    /// (`docs/DURABILITY.md`).
-    fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| self.sled_err(e))?;
-        let io = |source| StoreError::Io {
-            dir: self.dir.clone(),
-            source,
-        };
-        self.data_file.sync_all().map_err(io)?;
-        self.sync_new_blobs().map_err(io)?;
-        self.dir_file.sync_all().map_err(io)?;
-        Ok(())
-    }
-
-    /// fsyncs every file sled wrote under `blobs/` (items over its large-item threshold)
-    /// since the last commit, then that directory.
-    ///
-    /// INVARIANT: sled's blob files are written once and never modified, so a name synced
-    /// once stays synced.
-    fn sync_new_blobs(&self) -> std::io::Result<()> {
-        let dir = self.dir.join("blobs");
-        let mut synced = self
-            .synced_blobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut any = false;
-        for name in blob_names(&dir) {
-            if !synced.contains(&name) {
-                match File::open(dir.join(&name)) {
-                    Ok(f) => f.sync_all()?,
-                    // sled removed a superseded blob meanwhile.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                }
-                synced.insert(name);
-                any = true;
-            }
-        }
-        if any {
-            File::open(&dir)?.sync_all()?;
-        }
-        Ok(())
+        write(&self.db, batch.ops.iter(), redb::Durability::Immediate)
+            .map_err(|e| self.engine_err(e))
     }
 
     pub fn dir(&self) -> &Path {
@@ -384,6 +340,87 @@ impl Store {
     pub fn version(&self) -> u64 {
         self.version
     }
+}
+
+/// Opens or creates the redb file, waiting up to `wait` while another process holds it.
+fn open_db(dir: &Path, file: &Path, wait: Duration) -> Result<redb::Database, StoreError> {
+    let start = Instant::now();
+    loop {
+        match redb::Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(file)
+        {
+            Ok(db) => {
+                let tx = db.begin_write().map_err(|e| engine_err(dir, e))?;
+                tx.open_table(ROWS).map_err(|e| engine_err(dir, e))?;
+                tx.commit().map_err(|e| engine_err(dir, e))?;
+                return Ok(db);
+            }
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                if start.elapsed() >= wait {
+                    let holder = std::fs::read_to_string(dir.join("holder"))
+                        .map(|s| s.trim().to_string())
+                        .unwrap_or_else(|_| "unknown process".into());
+                    return Err(StoreError::Locked {
+                        dir: dir.into(),
+                        holder,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(engine_err(dir, e)),
+        }
+    }
+}
+
+/// Applies `ops` in one write transaction of the given durability.
+fn write<'a>(
+    db: &redb::Database,
+    ops: impl Iterator<Item = &'a Op>,
+    durability: redb::Durability,
+) -> Result<(), redb::Error> {
+    let mut tx = db.begin_write()?;
+    tx.set_durability(durability)?;
+    {
+        let mut t = tx.open_table(ROWS)?;
+        for op in ops {
+            match op {
+                Op::Put(k, v) => {
+                    t.insert(k.as_slice(), v.as_slice())?;
+                }
+                Op::Remove(k) => {
+                    t.remove(k.as_slice())?;
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn engine_err(dir: &Path, e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Engine {
+        dir: dir.into(),
+        detail: e.into().to_string(),
+    }
+}
+
+/// The first key after every key of `space`.
+fn space_end(space: Space) -> Vec<u8> {
+    vec![space as u8 + 1]
+}
+
+/// The first key after every key that starts with `prefix` (`prefix` itself if it is
+/// all 0xff bytes, which no space prefix is, so never in practice).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    prefix.to_vec()
 }
 
 #[cfg(test)]
@@ -406,10 +443,8 @@ mod tests {
         assert_eq!(s.entries(1).count(), 1);
     }
 
-    /// A value over sled's large-item threshold goes to its own file under `blobs/`;
-    /// the commit fsyncs it and remembers it.
     #[test]
-    fn large_items_are_synced_and_survive_reopen() {
+    fn large_values_survive_reopen() {
         let d = tempfile::tempdir().unwrap();
         let big = vec![7u8; 600 * 1024];
         {
@@ -417,15 +452,66 @@ mod tests {
             let mut b = Batch::default();
             b.put(Space::Sealed, b"big", &big);
             s.commit(b).unwrap();
-            let synced = s.synced_blobs.lock().unwrap().clone();
-            assert_eq!(synced, blob_names(&d.path().join("blobs")));
-            assert!(
-                !synced.is_empty(),
-                "sled wrote no blob file for a 600 KiB value"
-            );
         }
         let s = Store::open(d.path(), Duration::from_secs(5)).unwrap();
         assert_eq!(s.get(Space::Sealed, b"big").unwrap().unwrap(), big);
+    }
+
+    /// A batch applies its writes in order; scans and `last` see only their space
+    /// and prefix.
+    #[test]
+    fn batches_apply_in_order_and_scans_keep_to_their_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), Duration::ZERO).unwrap();
+        let mut b = Batch::default();
+        b.put(Space::Record, b"a1", b"first");
+        b.put(Space::Record, b"a1", b"second");
+        b.put(Space::Record, b"a2", b"x");
+        b.put(Space::Record, b"a\xff", b"y");
+        b.put(Space::Record, b"b", b"z");
+        b.put(Space::History, b"a0", b"other space");
+        b.put(Space::Record, b"gone", b"soon");
+        b.remove(Space::Record, b"gone");
+        s.commit(b).unwrap();
+        assert_eq!(s.get(Space::Record, b"a1").unwrap().unwrap(), b"second");
+        assert_eq!(s.get(Space::Record, b"gone").unwrap(), None);
+        let keys: Vec<_> = s.scan(Space::Record, b"a").map(|r| r.unwrap().0).collect();
+        assert_eq!(
+            keys,
+            vec![b"a1".to_vec(), b"a2".to_vec(), b"a\xff".to_vec()]
+        );
+        assert_eq!(s.last(Space::Record).unwrap().unwrap().0, b"b");
+        assert_eq!(s.last(Space::Tree).unwrap(), None);
+        assert_eq!(prefix_end(&[1, 0xff, 0xff]), vec![2]);
+    }
+
+    /// A store file that is not a redb file (or is cut short) is refused with an error
+    /// that names the store, and left as it was.
+    #[test]
+    fn a_damaged_store_file_is_refused_and_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(d.path(), Duration::ZERO).unwrap();
+            let mut b = Batch::default();
+            b.put(Space::Entry, &0u64.to_be_bytes(), &[1u8; 5000]);
+            s.commit(b).unwrap();
+        }
+        let file = d.path().join(FILE_NAME);
+        let whole = std::fs::read(&file).unwrap();
+        for cut in [&whole[..100], &b"not a store"[..]] {
+            std::fs::write(&file, cut).unwrap();
+            match Store::open(d.path(), Duration::ZERO) {
+                Err(e @ StoreError::Engine { .. }) => {
+                    assert!(
+                        e.to_string().contains(&d.path().display().to_string()),
+                        "{e}"
+                    )
+                }
+                Err(e) => panic!("expected an engine error, got {e}"),
+                Ok(_) => panic!("a damaged store file opened"),
+            }
+            assert_eq!(std::fs::read(&file).unwrap(), cut);
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Shared helpers for the black-box tests: run the real `blotter` binary, and reach the
-//! stored bytes through sled directly (only while no blotter process runs).
+//! stored bytes through redb directly (only while no blotter process runs).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -167,34 +167,82 @@ pub fn assert_fails_at(dir: &Path, extra: &[&str], seq: u64, context: &str) -> V
     v
 }
 
-// ---- the store, through sled directly ----
+// ---- the store, through redb directly ----
 
-/// Opens `DIR/store`. No blotter process may run on `dir` meanwhile; close with [`close`].
-/// A dropped `sled::Db` releases its file lock only when sled's background threads let
-/// go of it, so a reopen right after a close retries for a few seconds.
-pub fn open_store(dir: &Path) -> sled::Db {
-    let start = std::time::Instant::now();
-    loop {
-        match sled::Config::new()
-            .path(dir.join("store"))
-            .flush_every_ms(None)
-            .open()
-        {
-            Ok(db) => return db,
-            // The lock, or a file of the last writer still settling: retry on a busy
-            // machine rather than fail the test on timing.
-            Err(sled::Error::Io(e)) if start.elapsed() < std::time::Duration::from_secs(30) => {
-                eprintln!("open_store: retrying after {e}");
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("open sled store in {}: {e}", dir.display()),
-        }
+/// The store's one table (`src/store/mod.rs`): prefixed key → value.
+const ROWS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("rows");
+
+/// The ledger's store file opened directly, for tests that edit stored bytes behind the
+/// ledger's back. Each write is its own durable transaction.
+pub struct Db(redb::Database);
+
+impl Db {
+    pub fn get(&self, k: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, redb::Error> {
+        use redb::ReadableDatabase;
+        let t = self.0.begin_read()?.open_table(ROWS)?;
+        let v = t.get(k.as_ref())?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> Result<R, redb::Error>,
+    ) -> Result<R, redb::Error> {
+        let tx = self.0.begin_write()?;
+        let r = f(&mut tx.open_table(ROWS)?)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    pub fn insert(&self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) -> Result<(), redb::Error> {
+        self.write(|t| {
+            t.insert(k.as_ref(), v.as_ref())?;
+            Ok(())
+        })
+    }
+
+    pub fn remove(&self, k: impl AsRef<[u8]>) -> Result<(), redb::Error> {
+        self.write(|t| {
+            t.remove(k.as_ref())?;
+            Ok(())
+        })
+    }
+
+    /// Every write is durable when it returns; kept so that tests read as before.
+    pub fn flush(&self) -> Result<(), redb::Error> {
+        Ok(())
+    }
+
+    /// Every row whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        use redb::ReadableDatabase;
+        let prefix = prefix.as_ref();
+        let t = self
+            .0
+            .begin_read()
+            .expect("read transaction")
+            .open_table(ROWS)
+            .expect("open the rows table");
+        t.range::<&[u8]>(prefix..)
+            .expect("range")
+            .map(|kv| kv.expect("read row"))
+            .map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .collect()
     }
 }
 
-/// Flushes and drops the store, releasing its lock.
-pub fn close(db: sled::Db) {
-    db.flush().expect("flush sled store");
+/// Opens `DIR/store/rows.redb`. No blotter process may run on `dir` meanwhile; close with
+/// [`close`] (or drop).
+pub fn open_store(dir: &Path) -> Db {
+    let file = dir.join("store").join("rows.redb");
+    assert!(file.is_file(), "no store file at {}", file.display());
+    Db(redb::Database::open(&file)
+        .unwrap_or_else(|e| panic!("open the store {}: {e}", file.display())))
+}
+
+/// Drops the store, releasing its lock.
+pub fn close(db: Db) {
     drop(db);
 }
 
@@ -206,24 +254,23 @@ pub fn entry_key(seq: u64) -> Vec<u8> {
 
 pub const HEAD_KEY: &[u8] = b"Mhead";
 
-pub fn get_entry(db: &sled::Db, seq: u64) -> Vec<u8> {
+pub fn get_entry(db: &Db, seq: u64) -> Vec<u8> {
     db.get(entry_key(seq))
         .expect("read entry")
         .unwrap_or_else(|| panic!("entry {seq} is not in the store"))
-        .to_vec()
 }
 
-pub fn put_entry(db: &sled::Db, seq: u64, bytes: &[u8]) {
+pub fn put_entry(db: &Db, seq: u64, bytes: &[u8]) {
     db.insert(entry_key(seq), bytes).expect("write entry");
 }
 
 /// Number of entries stored (keys with prefix `E`).
-pub fn entry_count(db: &sled::Db) -> u64 {
-    db.scan_prefix(b"E").count() as u64
+pub fn entry_count(db: &Db) -> u64 {
+    db.scan_prefix(b"E").len() as u64
 }
 
 /// The stored head: (size, hash, time).
-pub fn get_head(db: &sled::Db) -> (u64, [u8; 32], i64) {
+pub fn get_head(db: &Db) -> (u64, [u8; 32], i64) {
     let v = db.get(HEAD_KEY).expect("read head").expect("head present");
     assert_eq!(
         v.len(),
@@ -237,7 +284,7 @@ pub fn get_head(db: &sled::Db) -> (u64, [u8; 32], i64) {
     )
 }
 
-pub fn put_head(db: &sled::Db, size: u64, hash: &[u8; 32], time_ms: i64) {
+pub fn put_head(db: &Db, size: u64, hash: &[u8; 32], time_ms: i64) {
     let mut v = size.to_be_bytes().to_vec();
     v.extend_from_slice(hash);
     v.extend_from_slice(&time_ms.to_be_bytes());

@@ -43,7 +43,7 @@ fn make(l: &mut Ledger, clerk: &SigningKey, i: usize) -> Rec {
     let tag = hex::encode(crate::crypto::random::<8>());
     let content = format!(r#"{{"summary":"PLAINTEXT-{i}-{tag}"}}"#).into_bytes();
     let case = format!("24-{i:05}-{tag}");
-    let source = (i % 2 == 0).then(|| format!("SRC-{i}-{tag}"));
+    let source = i.is_multiple_of(2).then(|| format!("SRC-{i}-{tag}"));
     let mut d = Draft::new_record(
         "incident",
         date(),
@@ -57,7 +57,7 @@ fn make(l: &mut Ledger, clerk: &SigningKey, i: usize) -> Rec {
     let id = d.record;
     let s = l.sign(clerk, d).unwrap();
     l.append(vec![s]).unwrap();
-    let attachment = (i % 3 == 0).then(|| {
+    let attachment = i.is_multiple_of(3).then(|| {
         let bytes: Vec<u8> = format!("ATTACHMENT-{i}-{tag}-")
             .into_bytes()
             .into_iter()
