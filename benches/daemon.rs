@@ -4,10 +4,10 @@
 //! `cargo bench --bench daemon`. Knobs: BENCH_CLIENTS (default 32), BENCH_SECS (each
 //! phase, default 20), BENCH_ACTION (`create`: record.create with a small content, the
 //! default; `status`: record.status on the client's own record), BENCH_DIR (temporary
-//! files). Prints appends/s with latency percentiles, reads/s, the daemon's RSS over
-//! the run (sampled every second), the requests answered in each 30 s (the append
-//! rate as the ledger grows), and how the CPU time divided between the load generator
-//! and the daemon.
+//! files), BENCH_KEEP (set: the ledger folder is kept, and named on stderr). Prints
+//! appends/s with latency percentiles, reads/s, the daemon's RSS over the run (sampled
+//! every second), the requests answered in each 30 s (the append rate as the ledger
+//! grows), and how the CPU time divided between the load generator and the daemon.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -130,6 +130,13 @@ fn main() {
     let base = std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into());
     let tmp = tempfile::tempdir_in(base).expect("tempdir");
     let dir = tmp.path().join("d");
+    let _tmp = if std::env::var_os("BENCH_KEEP").is_some() {
+        eprintln!("the ledger is kept in {}", dir.display());
+        let _ = tmp.keep();
+        None
+    } else {
+        Some(tmp)
+    };
     let bin = env!("CARGO_BIN_EXE_blotter");
     let ok = std::process::Command::new(bin)
         .args(["--json", "demo"])

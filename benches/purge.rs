@@ -8,8 +8,9 @@
 //! `BENCH_LEDGER=DIR` keeps the ledger (and the bench's keys, `DIR/bench-keys`) in DIR
 //! instead of a temporary folder; a later run opens it and appends records until it
 //! has BENCH_RECORDS. `BENCH_BUILD_MAX=N` appends at most N records and stops if the
-//! ledger is not complete yet: sled's memory grows while one process writes a million
-//! records, so a 1,000,000-record ledger is built by several runs. `BENCH_REPORT_ONLY=1`
+//! ledger is not complete yet (with sled, before store layout 5, memory grew while one
+//! process wrote a million records, so a 1,000,000-record ledger was built by several
+//! runs). `BENCH_REPORT_ONLY=1`
 //! stops after the report, leaving the ledger unpurged for the next run.
 
 use std::path::Path;

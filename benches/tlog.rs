@@ -5,7 +5,7 @@
 //! Builds a store holding the RFC 6962 nodes of BENCH_LEAVES leaves through the same
 //! `CompactRange` + `Store` path the ledger's append uses (the leaves are hashes of
 //! synthetic entry bytes: proof cost does not depend on what the leaves are), then times
-//! inclusion and consistency proofs read from sled, their verification, the tree's own
+//! inclusion and consistency proofs read from the store, their verification, the tree's own
 //! share of an append, and the signing of a checkpoint note.
 
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ fn main() {
         ver += t.elapsed();
     }
     println!(
-        "inclusion proof in a {n}-leaf tree: {} to make (sled reads), {} to verify",
+        "inclusion proof in a {n}-leaf tree: {} to make (store reads), {} to verify",
         per_op(gen, rounds),
         per_op(ver, rounds)
     );

@@ -2,7 +2,7 @@
 //!
 //! The library is usable without the CLI: [`ledger::Ledger`] appends and verifies,
 //! [`format`] holds the bytes that are hashed and signed, [`crypto`] the keys and
-//! sealing, [`store`] the only code that knows sled.
+//! sealing, [`store`] the only code that knows the storage engine.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -245,8 +245,8 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
             let delay = match (round % 3, median(&durations)) {
                 // Anywhere in the first 50 ms.
                 (0, _) | (_, None) => Duration::from_micros(rng.gen_range(0..MAX_KILL_MS * 1000)),
-                // Anywhere in a typical run: startup, opening the store (sled recovery
-                // and its snapshot), signing, the commit.
+                // Anywhere in a typical run: startup, opening the store (redb's repair after
+                // the last kill), signing, the commit.
                 (1, Some(m)) => m.mul_f64(rng.gen_range(0.0..1.0)),
                 // Near the end of a typical run, where the commit and its fsyncs are.
                 (_, Some(m)) => m.mul_f64(rng.gen_range(0.6..1.0)),

@@ -8,7 +8,8 @@
 //! - epoch keys live in one small file (`epochs.key`, mode 0600) that is replaced
 //!   atomically (write, fsync, rename, fsync directory). Dropping an epoch from that
 //!   file, after re-wrapping the surviving data keys of that epoch, makes every data key
-//!   wrapped only by it unrecoverable, even from old sled segments and backups.
+//!   wrapped only by it unrecoverable, even from the store file's freed pages and from
+//!   backups.
 //!
 //! Attachments use the STREAM construction (`aead::stream`, 64 KiB chunks), so a file of
 //! any size is sealed and opened with constant memory.

@@ -191,7 +191,7 @@ fn with_ledger(ledger: &RwLock<Ledger>, f: impl FnOnce(&mut Ledger)) {
 }
 
 /// Appends a group as one batch; if the ledger refuses it by its rules, appends each
-/// request alone. A failure of the store (I/O, sled) or a panic is fatal for writing:
+/// request alone. A failure of the store (I/O, the storage engine) or a panic is fatal for writing:
 /// the store may hold a batch the ledger in memory does not know, so every later write
 /// is refused until the daemon is restarted and reopens the ledger from disk.
 fn commit(ledger: &RwLock<Ledger>, group: Vec<Pending>, failed: &mut bool) {

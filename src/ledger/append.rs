@@ -15,8 +15,8 @@ use crate::format::{Action, Change, CommitmentKind, Date, HoldScope, SignedChang
 use crate::store::Space;
 
 /// The largest record content or side document, in bytes. Larger material is an
-/// attachment: it keeps every sled value under sled's separate-blob threshold, whose
-/// files sled does not fsync (see docs/DURABILITY.md).
+/// attachment, which streams into a sealed file of its own (docs/DURABILITY.md), so
+/// that a store row, and a batch of them, stays small.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
 
 /// Plaintext with the salt of its commitment.

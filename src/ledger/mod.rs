@@ -1,7 +1,7 @@
 //! The ledger façade: open, append (the single writer), read, verify.
 //!
 //! Layout of a ledger folder:
-//! `store/` (sled), `blobs/` (sealed attachments), `epochs.key` (epoch and index keys,
+//! `store/` (one redb file, `rows.redb`), `blobs/` (sealed attachments), `epochs.key` (epoch and index keys,
 //! 0600), `ledger.key` (the checkpoint-signing key, 0600), `ledger.pub`, `documents/`.
 //! `backup.rs` copies them all into a new folder that opens as a ledger.
 //!

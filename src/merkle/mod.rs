@@ -1,4 +1,4 @@
-//! The RFC 6962 Merkle tree over the ledger's entries, and its proofs. Pure: no I/O, no sled.
+//! The RFC 6962 Merkle tree over the ledger's entries, and its proofs. Pure: no I/O, no store.
 //!
 //! What it owns:
 //! - the hashing of RFC 6962 §2.1 (SHA-256): [`leaf_hash`], [`node_hash`], [`EMPTY_ROOT`];
