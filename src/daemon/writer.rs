@@ -2,7 +2,7 @@
 //!
 //! Every write goes through one thread. It takes the first waiting job, then every other
 //! append job already queued (up to `max_batch` changes), and appends them as one store
-//! batch: one flush and one round of fsyncs for all of them. Each request is answered
+//! batch: one durable commit (one fsync) for all of them. Each request is answered
 //! only after that batch is durable.
 //!
 //! Invariants:

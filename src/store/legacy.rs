@@ -2,19 +2,30 @@
 //! the first time they are opened, and removed.
 //!
 //! Invariants:
-//! - The conversion copies every row byte for byte, the layout mark included, so the
-//!   ledger's own migration (`ledger/layout.rs`) then runs from the layout the rows had.
+//! - Before any row moves, the sled store is marked as of layout 5 with the layout it
+//!   had as `migrating-from` (durably), so an older blotter refuses it from then on
+//!   ("written by a newer blotter") and cannot write to a store that is being, or has
+//!   been, converted. The ledger's own migration (`ledger/layout.rs`) then runs from
+//!   `migrating-from` on the redb file, as it resumes any interrupted migration.
+//! - The conversion copies every row byte for byte (the marks included).
 //! - The redb file appears under its final name only once every row is in it and it is
 //!   durable (written as `rows.redb.partial`, `fsync`ed, renamed, folder `fsync`ed): a
-//!   crash part-way leaves the sled store as it was, and the next open starts again.
-//! - sled's files are removed only after that rename, and whatever sled files stand beside
-//!   a `rows.redb` are removed at open ([`remove`]): the redb file is the store.
-//! - Memory stays bounded by [`BATCH_BYTES`] and sled's cache, not by the store.
+//!   crash part-way leaves the sled store (marked) and the next open starts again.
+//! - sled's files are removed only after that rename. sled files found beside a
+//!   `rows.redb` ([`remove_leftovers`]) are removed only if they are a converted store
+//!   (marked 5) or hold no ledger (an older blotter opened the folder and found none);
+//!   a sled store with a ledger in it there is refused, and nothing is removed.
+//! - Memory: the copy holds at most [`BATCH_BYTES`] of rows; opening the sled store
+//!   costs what sled 0.34 costs, state for every page of it (docs/PERFORMANCE.md).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{engine_err, write, Op, StoreError, FILE_NAME, VERSION_KEY};
+use super::{engine_err, key, write, Op, Space, StoreError, FILE_NAME, STORE_VERSION, VERSION_KEY};
+
+/// The `M` key that `ledger/layout.rs` keeps while a migration runs (the layout the
+/// store came from).
+const MIGRATING_FROM: &[u8] = b"migrating-from";
 
 /// Rows go into the redb file in transactions of about this many bytes.
 const BATCH_BYTES: usize = 8 << 20;
@@ -46,15 +57,11 @@ pub(super) fn convert(
     }
     let sled_err = |e: sled::Error| StoreError::Engine {
         dir: dir.into(),
-        detail: format!("reading the sled store: {e}"),
+        detail: format!("the sled store: {e}"),
     };
-    let version = sled
-        .get(super::key(super::Space::Meta, VERSION_KEY))
-        .map_err(sled_err)?
-        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-        .unwrap_or(1);
-    converting(version);
-    tracing::info!(from = version, "converting the sled store into a redb file");
+    let from = mark(&sled, dir)?;
+    converting(from);
+    tracing::info!(from, "converting the sled store into a redb file");
     let partial = dir.join(format!("{FILE_NAME}.partial"));
     match std::fs::remove_file(&partial) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
@@ -91,8 +98,79 @@ pub(super) fn convert(
     Ok(())
 }
 
-/// Removes sled's files from `dir` (module doc: only once `rows.redb` is there).
-pub(super) fn remove(dir: &Path) -> std::io::Result<()> {
+/// A meta value of the sled store, as a big-endian u64.
+fn meta_u64(sled: &sled::Db, name: &[u8], dir: &Path) -> Result<Option<u64>, StoreError> {
+    let v = sled
+        .get(key(Space::Meta, name))
+        .map_err(|e| StoreError::Engine {
+            dir: dir.into(),
+            detail: format!("the sled store: {e}"),
+        })?;
+    Ok(v.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+}
+
+/// Marks the sled store as of layout [`STORE_VERSION`], with the layout its rows are in
+/// as `migrating-from` (unless a migration had already recorded one), and makes that
+/// durable; returns the layout its rows are in. Done already (a conversion interrupted
+/// after it), it only reads the mark.
+pub(super) fn mark(sled: &sled::Db, dir: &Path) -> Result<u64, StoreError> {
+    let version = meta_u64(sled, VERSION_KEY, dir)?.unwrap_or(1);
+    let from = meta_u64(sled, MIGRATING_FROM, dir)?.unwrap_or(version);
+    if version < STORE_VERSION {
+        let mut b = sled::Batch::default();
+        b.insert(key(Space::Meta, MIGRATING_FROM), &from.to_be_bytes());
+        b.insert(key(Space::Meta, VERSION_KEY), &STORE_VERSION.to_be_bytes());
+        let durable = sled
+            .apply_batch(b)
+            .and_then(|()| sled.flush().map(|_| ()))
+            .map_err(|e| StoreError::Engine {
+                dir: dir.into(),
+                detail: format!("marking the sled store: {e}"),
+            });
+        durable?;
+        // sled's flush does not reach the disk's cache (docs/DURABILITY.md).
+        std::fs::File::open(dir.join("db"))
+            .and_then(|f| f.sync_all())
+            .map_err(|source| StoreError::Io {
+                dir: dir.into(),
+                source,
+            })?;
+    }
+    Ok(from)
+}
+
+/// sled files beside a `rows.redb` (module doc): removed if they are a converted store
+/// or hold no ledger, refused if they hold one.
+pub(super) fn remove_leftovers(dir: &Path, wait: Duration) -> Result<(), StoreError> {
+    if present(dir) {
+        let sled = open_sled(dir, wait)?;
+        let version = meta_u64(&sled, VERSION_KEY, dir)?.unwrap_or(1);
+        let head = sled
+            .get(key(Space::Meta, b"head"))
+            .map_err(|e| StoreError::Engine {
+                dir: dir.into(),
+                detail: format!("the sled store: {e}"),
+            })?;
+        drop(sled);
+        if version < STORE_VERSION && head.is_some() {
+            return Err(StoreError::Engine {
+                dir: dir.into(),
+                detail: format!(
+                    "it holds both {FILE_NAME} and a sled store with a ledger in it (layout \
+                     {version}, written by an older blotter after this one converted the \
+                     store); move one of them out of the folder"
+                ),
+            });
+        }
+    }
+    remove(dir).map_err(|source| StoreError::Io {
+        dir: dir.into(),
+        source,
+    })
+}
+
+/// Removes sled's files from `dir`.
+fn remove(dir: &Path) -> std::io::Result<()> {
     let gone = |r: std::io::Result<()>| match r {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -172,35 +250,40 @@ fn remove_partial_snapshots(dir: &Path) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Space, Store, STORE_VERSION};
+    use super::super::{Batch, Store};
     use super::*;
 
     /// A sled store as blotter 4 left it: some rows, a large item in `blobs/`, and a
-    /// partial snapshot as a kill during sled's snapshot write leaves.
+    /// partial snapshot as a kill during sled's snapshot write leaves. Returns its rows
+    /// as the conversion copies them (marked as of layout 5, migrating from 4), in key
+    /// order.
     fn sled_store(dir: &Path, rows: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
         let db = sled::Config::new().path(dir).open().unwrap();
-        let mut all = vec![(
-            super::super::key(Space::Meta, VERSION_KEY),
-            4u64.to_be_bytes().to_vec(),
-        )];
+        let mut all = vec![
+            (key(Space::Meta, VERSION_KEY), 4u64.to_be_bytes().to_vec()),
+            (key(Space::Meta, b"head"), vec![1u8; 48]),
+        ];
         for i in 0..rows {
-            all.push((
-                super::super::key(Space::Entry, &i.to_be_bytes()),
-                vec![i as u8; 300],
-            ));
+            all.push((key(Space::Entry, &i.to_be_bytes()), vec![i as u8; 300]));
         }
-        all.push((
-            super::super::key(Space::Sealed, b"big"),
-            vec![9u8; 600 * 1024],
-        ));
+        all.push((key(Space::Sealed, b"big"), vec![9u8; 600 * 1024]));
         for (k, v) in &all {
             db.insert(k, v.as_slice()).unwrap();
         }
         db.flush().unwrap();
         drop(db);
         std::fs::write(dir.join("snap.00000000FFFFFFFF.generating"), b"torn").unwrap();
+        all[0].1 = STORE_VERSION.to_be_bytes().to_vec();
+        all.push((
+            key(Space::Meta, MIGRATING_FROM),
+            4u64.to_be_bytes().to_vec(),
+        ));
         all.sort();
         all
+    }
+
+    fn all_rows(s: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+        s.range(vec![], vec![0xff]).map(|r| r.unwrap()).collect()
     }
 
     #[test]
@@ -214,12 +297,10 @@ mod tests {
             .unwrap();
         assert_eq!(seen, vec![4], "the notice names the rows' layout, once");
         assert_eq!(
-            s.version(),
-            4,
-            "the ledger migrates the rows from their layout"
+            all_rows(&s),
+            rows,
+            "every row, byte for byte, and the marks"
         );
-        let got: Vec<_> = s.range(vec![], vec![0xff]).map(|r| r.unwrap()).collect();
-        assert_eq!(got, rows, "every row, byte for byte");
         for gone in ["conf", "db", "blobs", "snap.00000000FFFFFFFF.generating"] {
             assert!(!d.path().join(gone).exists(), "{gone} is removed");
         }
@@ -230,37 +311,90 @@ mod tests {
             .unwrap();
         assert!(again.is_empty(), "nothing to convert the second time");
         assert_eq!(s.entries(0).count(), 40_000);
-        assert!(s.version() < STORE_VERSION);
     }
 
-    /// A crash during the conversion leaves `rows.redb.partial` and the sled store: the
-    /// next open starts again from the sled store.
+    /// A crash after the mark and part-way through the copy leaves the sled store marked
+    /// (an older blotter refuses it: layout 5) and `rows.redb.partial`: the next open
+    /// starts again and still knows the layout the rows are in.
     #[test]
     fn an_interrupted_conversion_starts_again() {
         let d = tempfile::tempdir().unwrap();
         let rows = sled_store(d.path(), 100);
+        {
+            let db = open_sled(d.path(), Duration::from_secs(5)).unwrap();
+            assert_eq!(mark(&db, d.path()).unwrap(), 4);
+            assert_eq!(
+                meta_u64(&db, VERSION_KEY, d.path()).unwrap(),
+                Some(STORE_VERSION),
+                "what an older blotter reads, and refuses"
+            );
+            assert_eq!(
+                mark(&db, d.path()).unwrap(),
+                4,
+                "marking again changes nothing"
+            );
+        }
         std::fs::write(d.path().join("rows.redb.partial"), b"half a file").unwrap();
-        let s = Store::open(d.path(), Duration::from_secs(5)).unwrap();
-        let got: Vec<_> = s.range(vec![], vec![0xff]).map(|r| r.unwrap()).collect();
-        assert_eq!(got, rows);
+        let mut seen = vec![];
+        let s = Store::open_converting(d.path(), Duration::from_secs(5), &mut |v| seen.push(v))
+            .unwrap();
+        assert_eq!(seen, vec![4]);
+        assert_eq!(all_rows(&s), rows);
     }
 
-    /// sled files beside a redb store (an older blotter opened the folder since) are
-    /// not the ledger: they are removed and the redb rows stay.
+    fn redb_store(dir: &Path) {
+        let s = Store::open(dir, Duration::ZERO).unwrap();
+        let mut b = Batch::default();
+        b.put(Space::Entry, &0u64.to_be_bytes(), b"zero");
+        s.commit(b).unwrap();
+    }
+
+    /// sled files beside a redb store that hold no ledger (an older blotter opened the
+    /// folder since), or that are the converted store (a crash before their removal),
+    /// are removed and the redb rows stay.
     #[test]
-    fn sled_files_beside_a_redb_store_are_removed() {
-        let d = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(d.path(), Duration::ZERO).unwrap();
-            let mut b = super::super::Batch::default();
-            b.put(Space::Entry, &0u64.to_be_bytes(), b"zero");
-            s.commit(b).unwrap();
+    fn sled_files_beside_a_redb_store_are_removed_if_they_hold_no_ledger() {
+        for converted in [false, true] {
+            let d = tempfile::tempdir().unwrap();
+            redb_store(d.path());
+            let db = sled::Config::new().path(d.path()).open().unwrap();
+            if converted {
+                db.insert(key(Space::Meta, b"head"), vec![1u8; 48]).unwrap();
+                mark(&db, d.path()).unwrap();
+            }
+            drop(db);
+            assert!(present(d.path()));
+            let s = Store::open(d.path(), Duration::from_secs(5)).unwrap();
+            assert!(!present(d.path()), "converted: {converted}");
+            assert_eq!(s.entries(0).count(), 1);
+            assert_eq!(s.version(), STORE_VERSION);
         }
-        drop(sled::Config::new().path(d.path()).open().unwrap());
-        assert!(present(d.path()));
-        let s = Store::open(d.path(), Duration::ZERO).unwrap();
-        assert!(!present(d.path()));
-        assert_eq!(s.entries(0).count(), 1);
-        assert_eq!(s.version(), STORE_VERSION);
+    }
+
+    /// A sled store with a ledger in it, unmarked, beside a redb store: written by an
+    /// older blotter behind this one's back. Neither is chosen or removed.
+    #[test]
+    fn a_sled_ledger_beside_a_redb_store_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        redb_store(d.path());
+        let db = sled::Config::new().path(d.path()).open().unwrap();
+        db.insert(key(Space::Meta, VERSION_KEY), &4u64.to_be_bytes())
+            .unwrap();
+        db.insert(key(Space::Meta, b"head"), vec![1u8; 48]).unwrap();
+        db.flush().unwrap();
+        drop(db);
+        match Store::open(d.path(), Duration::from_secs(5)) {
+            Err(e @ StoreError::Engine { .. }) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("sled store with a ledger") && msg.contains(FILE_NAME),
+                    "{msg}"
+                );
+            }
+            Err(e) => panic!("expected the refusal, got {e}"),
+            Ok(_) => panic!("opened a folder with two ledgers"),
+        }
+        assert!(present(d.path()), "the sled store is left alone");
+        assert!(d.path().join(FILE_NAME).is_file());
     }
 }

@@ -6,8 +6,8 @@
 //!
 //! Durability protocol (`docs/DURABILITY.md`): [`Store::commit`] commits the batch's
 //! transaction with redb's `Durability::Immediate`, which returns once the file is
-//! `fsync`ed (data, then the commit slot that makes it current, checksummed). The
-//! store's folder is `fsync`ed once, when the file is created. Only then may a caller
+//! `fsync`ed (its pages and the checksummed commit slot that makes them current). Every
+//! open `fsync`s the store's folder, so the file's name is durable too. Only then may a caller
 //! acknowledge the writes. [`Store::copy_to`] (`copy.rs`) copies every row into a new
 //! store, made durable the same way, for a backup. A store that sled wrote (layout 4
 //! and older) is converted into a redb file the first time it is opened (`legacy.rs`).
@@ -195,15 +195,14 @@ impl Store {
         if !file.exists() && legacy::present(dir) {
             legacy::convert(dir, wait, converting)?;
         }
-        let created = !file.exists();
         let db = open_db(dir, &file, wait)?;
         let _ = std::fs::write(dir.join("holder"), format!("pid {}", std::process::id()));
-        if created {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        }
-        // Whatever sled left beside a converted store (a crash before its removal, or an
-        // older blotter that opened the folder since) is not the ledger.
-        legacy::remove(dir).map_err(io)?;
+        // The file's name is durable before anything is acknowledged, whichever open
+        // created it.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        // What sled left beside a converted store (a crash before its removal, or an
+        // older blotter that opened the folder since and found no ledger).
+        legacy::remove_leftovers(dir, wait)?;
         let mut store = Store {
             dir: dir.into(),
             db,
