@@ -212,16 +212,7 @@ fn open_sled(dir: &Path, wait: Duration) -> Result<sled::Db, StoreError> {
             Err(sled::Error::Io(e))
                 if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
             {
-                if start.elapsed() >= wait {
-                    let holder = std::fs::read_to_string(dir.join("holder"))
-                        .map(|s| s.trim().to_string())
-                        .unwrap_or_else(|_| "unknown process".into());
-                    return Err(StoreError::Locked {
-                        dir: dir.into(),
-                        holder,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(100));
+                super::wait_for_lock(dir, start, wait)?
             }
             Err(e) => {
                 return Err(StoreError::Engine {

@@ -355,21 +355,27 @@ fn open_db(dir: &Path, file: &Path, wait: Duration) -> Result<redb::Database, St
                 tx.commit().map_err(|e| engine_err(dir, e))?;
                 return Ok(db);
             }
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                if start.elapsed() >= wait {
-                    let holder = std::fs::read_to_string(dir.join("holder"))
-                        .map(|s| s.trim().to_string())
-                        .unwrap_or_else(|_| "unknown process".into());
-                    return Err(StoreError::Locked {
-                        dir: dir.into(),
-                        holder,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => wait_for_lock(dir, start, wait)?,
             Err(e) => return Err(engine_err(dir, e)),
         }
     }
+}
+
+/// Another process holds the store: sleeps a little before the next try, or, once
+/// `wait` has passed since `start`, fails naming the holder (`holder`, written by every
+/// process once it holds the lock).
+fn wait_for_lock(dir: &Path, start: Instant, wait: Duration) -> Result<(), StoreError> {
+    if start.elapsed() >= wait {
+        let holder = std::fs::read_to_string(dir.join("holder"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown process".into());
+        return Err(StoreError::Locked {
+            dir: dir.into(),
+            holder,
+        });
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    Ok(())
 }
 
 /// Applies `ops` in one write transaction of the given durability.
