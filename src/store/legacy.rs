@@ -55,10 +55,7 @@ pub(super) fn convert(
     if dir.join(FILE_NAME).exists() {
         return Ok(());
     }
-    let sled_err = |e: sled::Error| StoreError::Engine {
-        dir: dir.into(),
-        detail: format!("the sled store: {e}"),
-    };
+    let sled_err = sled_err(dir, "the sled store");
     let from = mark(&sled, dir)?;
     converting(from);
     tracing::info!(from, "converting the sled store into a redb file");
@@ -73,7 +70,7 @@ pub(super) fn convert(
         .map_err(|e| engine_err(dir, e))?;
     let (mut ops, mut pending, mut rows) = (Vec::new(), 0usize, 0u64);
     for kv in sled.iter() {
-        let (k, v) = kv.map_err(sled_err)?;
+        let (k, v) = kv.map_err(&sled_err)?;
         pending += k.len() + v.len();
         rows += 1;
         ops.push(Op::Put(k.to_vec(), v.to_vec()));
@@ -98,14 +95,19 @@ pub(super) fn convert(
     Ok(())
 }
 
+/// Maps a sled error to the store's, saying what was being done.
+fn sled_err<'a>(dir: &'a Path, doing: &'a str) -> impl Fn(sled::Error) -> StoreError + 'a {
+    move |e| StoreError::Engine {
+        dir: dir.into(),
+        detail: format!("{doing}: {e}"),
+    }
+}
+
 /// A meta value of the sled store, as a big-endian u64.
 fn meta_u64(sled: &sled::Db, name: &[u8], dir: &Path) -> Result<Option<u64>, StoreError> {
     let v = sled
         .get(key(Space::Meta, name))
-        .map_err(|e| StoreError::Engine {
-            dir: dir.into(),
-            detail: format!("the sled store: {e}"),
-        })?;
+        .map_err(sled_err(dir, "the sled store"))?;
     Ok(v.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
 }
 
@@ -123,10 +125,7 @@ pub(super) fn mark(sled: &sled::Db, dir: &Path) -> Result<u64, StoreError> {
         let durable = sled
             .apply_batch(b)
             .and_then(|()| sled.flush().map(|_| ()))
-            .map_err(|e| StoreError::Engine {
-                dir: dir.into(),
-                detail: format!("marking the sled store: {e}"),
-            });
+            .map_err(sled_err(dir, "marking the sled store"));
         durable?;
         // sled's flush does not reach the disk's cache (docs/DURABILITY.md).
         std::fs::File::open(dir.join("db"))
@@ -147,10 +146,7 @@ pub(super) fn remove_leftovers(dir: &Path, wait: Duration) -> Result<(), StoreEr
         let version = meta_u64(&sled, VERSION_KEY, dir)?.unwrap_or(1);
         let head = sled
             .get(key(Space::Meta, b"head"))
-            .map_err(|e| StoreError::Engine {
-                dir: dir.into(),
-                detail: format!("the sled store: {e}"),
-            })?;
+            .map_err(sled_err(dir, "the sled store"))?;
         drop(sled);
         if version < STORE_VERSION && head.is_some() {
             return Err(StoreError::Engine {
@@ -214,12 +210,7 @@ fn open_sled(dir: &Path, wait: Duration) -> Result<sled::Db, StoreError> {
             {
                 super::wait_for_lock(dir, start, wait)?
             }
-            Err(e) => {
-                return Err(StoreError::Engine {
-                    dir: dir.into(),
-                    detail: format!("opening the sled store: {e}"),
-                })
-            }
+            Err(e) => return Err(sled_err(dir, "opening the sled store")(e)),
         }
     }
 }
