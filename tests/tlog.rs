@@ -346,7 +346,6 @@ fn rollback_and_truncation_are_caught_against_a_held_checkpoint() {
         head.extend_from_slice(&blotter::format::entry::entry_hash(&prev));
         head.extend_from_slice(&0i64.to_be_bytes());
         db.insert(b"Mhead", head).unwrap();
-        db.flush().unwrap();
     }
     let v = verify(&f.dir, &["--checkpoint", s(&held)]);
     assert_eq!(v.code, 1, "{v:?}");
@@ -374,7 +373,6 @@ fn ledger_refuses_to_sign_a_checkpoint_inconsistent_with_a_kept_one() {
         let db = open_store(&f.dir);
         db.insert([&b"Q"[..], &size.to_be_bytes()].concat(), forged.as_bytes())
             .unwrap();
-        db.flush().unwrap();
     }
     // A write still succeeds (it is durable), but keeps no checkpoint and says so.
     let head_before = f.run(&["--json", "checkpoint", "list"]);

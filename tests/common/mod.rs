@@ -208,11 +208,6 @@ impl Db {
         })
     }
 
-    /// Every write is durable when it returns; kept so that tests read as before.
-    pub fn flush(&self) -> Result<(), redb::Error> {
-        Ok(())
-    }
-
     /// Every row whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
         use redb::ReadableDatabase;
